@@ -1,0 +1,245 @@
+//! The DirectStorage GDeflate tile-stream container (spec section 5): parsing with every
+//! check a robust reader needs (5.1–5.3, 5.6), and writing.
+//!
+//! Layout: an 8-byte header (`04 FB`, u16 tile count, u32 bitfield with tileSizeIdx = 1 and
+//! lastTileSize), a u32 table (`table[0]` = compressed size of the last tile, `table[i]` =
+//! data-area offset of tile i), then the tiles back to back. A parsed [`TileStream`] has
+//! validated that every tile lies inside the input, in order, 4-byte aligned, and that the
+//! input is exactly as long as the table says; pages themselves are checked when decoded.
+
+use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
+use crate::tables::TILE_SIZE;
+use std::ops::Range;
+
+/// GDeflate's codec id in DirectStorage's tile-stream header.
+pub const CODEC_ID: u8 = 4;
+/// Header size in bytes.
+pub const HEADER_LEN: usize = 8;
+/// Most tiles one stream can hold (u16 count).
+pub const MAX_TILES: usize = 65535;
+/// The only defined tile-size index (64 KiB).
+const TILE_SIZE_IDX_64K: u32 = 1;
+
+/// Number of tiles `len` uncompressed bytes need (0 for empty input).
+pub const fn tile_count(len: u64) -> u64 {
+    len.div_ceil(TILE_SIZE as u64)
+}
+
+/// A validated view of a tile stream.
+#[derive(Debug, Clone, Copy)]
+pub struct TileStream<'a> {
+    bytes: &'a [u8],
+    num_tiles: u32,
+    /// Uncompressed size of the last tile, 1..=65536 (meaningless when `num_tiles == 0`).
+    last_tile_size: u32,
+    data_start: usize,
+}
+
+fn read_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+impl<'a> TileStream<'a> {
+    /// Parses and validates the header and table of `bytes`, which must be exactly one tile
+    /// stream.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        let err = |kind, offset: usize| DecodeError::new(kind, offset as u64);
+        if bytes.len() < HEADER_LEN {
+            return Err(err(DecodeErrorKind::TruncatedHeader, bytes.len()));
+        }
+        let (id, magic) = (bytes[0], bytes[1]);
+        if id != CODEC_ID || magic != id ^ 0xFF {
+            return Err(err(DecodeErrorKind::BadCodecId { id, magic }, 0));
+        }
+        let num_tiles = u32::from(u16::from_le_bytes([bytes[2], bytes[3]]));
+        let bits = read_u32(bytes, 4);
+        let tile_size_idx = bits & 3;
+        if tile_size_idx != TILE_SIZE_IDX_64K {
+            return Err(err(DecodeErrorKind::UnsupportedTileSize { tile_size_idx: tile_size_idx as u8 }, 4));
+        }
+        if bits >> 20 != 0 {
+            return Err(err(DecodeErrorKind::ReservedBitsSet, 4));
+        }
+        let last_field = (bits >> 2) & 0x3FFFF;
+        // lastTileSize is 1..=65535, or 0 for a full tile; larger values are not sizes.
+        if last_field > 0xFFFF {
+            return Err(err(DecodeErrorKind::ReservedBitsSet, 4));
+        }
+        let last_tile_size = if last_field == 0 { TILE_SIZE as u32 } else { last_field };
+
+        let data_start = HEADER_LEN + 4 * num_tiles as usize;
+        if bytes.len() < data_start {
+            return Err(err(DecodeErrorKind::TruncatedTable, bytes.len()));
+        }
+        let s = Self { bytes, num_tiles, last_tile_size, data_start };
+        if num_tiles == 0 {
+            if bytes.len() != HEADER_LEN {
+                let kind = DecodeErrorKind::StreamLengthMismatch {
+                    expected: HEADER_LEN as u64,
+                    actual: bytes.len() as u64,
+                };
+                return Err(err(kind, HEADER_LEN));
+            }
+            return Ok(s);
+        }
+
+        let data_len = (bytes.len() - data_start) as u64;
+        let mut prev = 0u64;
+        for i in 1..num_tiles {
+            let off = u64::from(s.table(i));
+            if off % 4 != 0 || off < prev || off > data_len {
+                return Err(DecodeError {
+                    kind: DecodeErrorKind::BadTileOffset,
+                    tile: Some(i),
+                    offset: (HEADER_LEN + 4 * i as usize) as u64,
+                });
+            }
+            prev = off;
+        }
+        let expected = data_start as u64 + prev + u64::from(s.table(0));
+        if expected != bytes.len() as u64 {
+            let kind = DecodeErrorKind::StreamLengthMismatch { expected, actual: bytes.len() as u64 };
+            return Err(DecodeError { kind, tile: Some(num_tiles - 1), offset: HEADER_LEN as u64 });
+        }
+        Ok(s)
+    }
+
+    fn table(&self, i: u32) -> u32 {
+        read_u32(self.bytes, HEADER_LEN + 4 * i as usize)
+    }
+
+    /// Number of tiles.
+    pub fn num_tiles(&self) -> u32 {
+        self.num_tiles
+    }
+
+    /// Total uncompressed size (spec 5.4).
+    pub fn uncompressed_size(&self) -> u64 {
+        match self.num_tiles {
+            0 => 0,
+            n => u64::from(n - 1) * TILE_SIZE as u64 + u64::from(self.last_tile_size),
+        }
+    }
+
+    /// Uncompressed size of tile `i`.
+    pub fn tile_uncompressed_size(&self, i: u32) -> usize {
+        if i + 1 == self.num_tiles { self.last_tile_size as usize } else { TILE_SIZE }
+    }
+
+    /// Byte range of tile `i`'s page in the stream.
+    pub fn tile_range(&self, i: u32) -> Range<usize> {
+        let off = if i == 0 { 0 } else { self.table(i) as usize };
+        let end = if i + 1 == self.num_tiles {
+            off + self.table(0) as usize
+        } else {
+            self.table(i + 1) as usize
+        };
+        self.data_start + off..self.data_start + end
+    }
+
+    /// Tile `i`'s page.
+    pub fn tile(&self, i: u32) -> &'a [u8] {
+        &self.bytes[self.tile_range(i)]
+    }
+
+    /// The whole stream.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+}
+
+/// Writes a tile stream from pages already compressed, tile by tile, from an input of
+/// `uncompressed_len` bytes (which fixes the last tile's size).
+///
+/// The pages must be one per tile (`tile_count(uncompressed_len)` of them), each a multiple of
+/// 4 bytes long. Empty input gives the 8-byte zero-tile stream `04 FB 00 00 01 00 00 00`.
+pub fn write_tile_stream<P: AsRef<[u8]>>(pages: &[P], uncompressed_len: u64) -> Result<Vec<u8>, EncodeError> {
+    let tiles = tile_count(uncompressed_len);
+    if tiles > MAX_TILES as u64 {
+        return Err(EncodeError::TooManyTiles { tiles });
+    }
+    assert_eq!(pages.len() as u64, tiles, "one page per tile");
+    let last = (uncompressed_len % TILE_SIZE as u64) as u32; // 0 = full last tile
+    let total: usize = pages.iter().map(|p| p.as_ref().len()).sum();
+    let mut out = Vec::with_capacity(HEADER_LEN + 4 * pages.len() + total);
+    out.extend_from_slice(&[CODEC_ID, CODEC_ID ^ 0xFF]);
+    out.extend_from_slice(&(tiles as u16).to_le_bytes());
+    out.extend_from_slice(&(TILE_SIZE_IDX_64K | (last << 2)).to_le_bytes());
+    let mut offset = 0u32;
+    for (i, p) in pages.iter().enumerate() {
+        let len = p.as_ref().len();
+        assert!(len % 4 == 0, "pages are whole words");
+        let entry = if i == 0 { pages[pages.len() - 1].as_ref().len() as u32 } else { offset };
+        out.extend_from_slice(&entry.to_le_bytes());
+        offset += len as u32;
+    }
+    for p in pages {
+        out.extend_from_slice(p.as_ref());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_input_is_the_eight_byte_zero_tile_stream() {
+        let s = write_tile_stream::<&[u8]>(&[], 0).unwrap();
+        assert_eq!(s, [0x04, 0xFB, 0, 0, 1, 0, 0, 0]);
+        let t = TileStream::parse(&s).unwrap();
+        assert_eq!((t.num_tiles(), t.uncompressed_size()), (0, 0));
+    }
+
+    #[test]
+    fn spec_4_7_two_tile_layout() {
+        // Spec 4.7: 65537 zero bytes -> table[0] = 136 (last tile size), table[1] = 140.
+        let (a, b) = (vec![0u8; 140], vec![0u8; 136]);
+        let s = write_tile_stream(&[&a[..], &b[..]], 65537).unwrap();
+        assert_eq!(&s[..16], &[0x04, 0xFB, 2, 0, 5, 0, 0, 0, 0x88, 0, 0, 0, 0x8C, 0, 0, 0]);
+        let t = TileStream::parse(&s).unwrap();
+        assert_eq!(t.uncompressed_size(), 65537);
+        assert_eq!(t.tile_range(0), 16..156);
+        assert_eq!(t.tile_range(1), 156..292);
+        assert_eq!(t.tile_uncompressed_size(1), 1);
+    }
+
+    #[test]
+    fn spec_4_8_full_last_tile_is_size_field_zero() {
+        let p = vec![0u8; 65672];
+        let s = write_tile_stream(&[&p[..]], 65536).unwrap();
+        assert_eq!(&s[..8], &[0x04, 0xFB, 1, 0, 1, 0, 0, 0]);
+        assert_eq!(TileStream::parse(&s).unwrap().tile_uncompressed_size(0), 65536);
+    }
+
+    #[test]
+    fn header_and_table_errors_have_their_kinds() {
+        let p = vec![0u8; 128];
+        let good = write_tile_stream(&[&p[..], &p[..]], 70000).unwrap();
+        let kind = |b: &[u8]| TileStream::parse(b).unwrap_err().kind;
+        assert_eq!(kind(&good[..5]), DecodeErrorKind::TruncatedHeader);
+        assert_eq!(kind(&good[..10]), DecodeErrorKind::TruncatedTable);
+        let mut b = good.clone();
+        b[1] = 0xFA;
+        assert!(matches!(kind(&b), DecodeErrorKind::BadCodecId { .. }));
+        let mut b = good.clone();
+        b[4] = (b[4] & !3) | 2;
+        assert!(matches!(kind(&b), DecodeErrorKind::UnsupportedTileSize { tile_size_idx: 2 }));
+        let mut b = good.clone();
+        b[7] = 0x10;
+        assert_eq!(kind(&b), DecodeErrorKind::ReservedBitsSet);
+        let mut b = good.clone();
+        b[12] = 2; // tile 1 offset 130: misaligned
+        assert_eq!(kind(&b), DecodeErrorKind::BadTileOffset);
+        let mut b = good.clone();
+        b.push(0);
+        assert!(matches!(kind(&b), DecodeErrorKind::StreamLengthMismatch { .. }));
+        assert!(matches!(kind(&good[..good.len() - 4]), DecodeErrorKind::StreamLengthMismatch { .. }));
+    }
+
+    #[test]
+    fn too_many_tiles_is_an_error_not_a_wrap() {
+        let e = write_tile_stream::<&[u8]>(&[], 65536 * 65536).unwrap_err();
+        assert_eq!(e, EncodeError::TooManyTiles { tiles: 65536 });
+    }
+}
