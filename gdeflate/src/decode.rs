@@ -17,7 +17,7 @@
 //! * every write is checked against the output slice's length before it happens.
 
 use crate::error::{CodeKind, DecodeError, DecodeErrorKind};
-use crate::huffman::{Alphabet, Kind, Table};
+use crate::huffman::{Alphabet, BlockCodes, Kind, Table};
 use crate::tables::{
     LANES, MAX_PAGE_DECODED, MIN_PAGE_BYTES, NUM_DIST_SYMS, NUM_LITLEN_SYMS, PRECODE_ORDER,
     fixed_dist_lengths, fixed_litlen_lengths,
@@ -27,19 +27,24 @@ type Result<T> = std::result::Result<T, DecodeErrorKind>;
 
 /// The lane reader of spec 3.2.
 struct Lanes<'w> {
+    /// The page's words followed by one zero word, so the fast path can load
+    /// `words[min(next, nwords)]` without a branch and check for overrun once per round.
     words: &'w [u32],
+    /// Number of real page words.
+    nwords: usize,
     next: usize,
     buf: [u64; LANES],
     bits: [u32; LANES],
 }
 
 impl<'w> Lanes<'w> {
+    /// `words` = the page's words plus one trailing zero word.
     fn new(words: &'w [u32]) -> Self {
         let mut buf = [0u64; LANES];
         for (b, &w) in buf.iter_mut().zip(words) {
             *b = u64::from(w);
         }
-        Self { words, next: LANES, buf, bits: [32; LANES] }
+        Self { words, nwords: words.len() - 1, next: LANES, buf, bits: [32; LANES] }
     }
 
     /// Removes and returns the next `k` (≤ 31) bits of lane `l`.
@@ -60,7 +65,10 @@ impl<'w> Lanes<'w> {
     #[inline(always)]
     fn refill(&mut self, l: usize) -> Result<()> {
         if self.bits[l] < 32 {
-            let w = *self.words.get(self.next).ok_or(DecodeErrorKind::InputOverrun)?;
+            if self.next >= self.nwords {
+                return Err(DecodeErrorKind::InputOverrun);
+            }
+            let w = self.words[self.next];
             self.buf[l] |= u64::from(w) << self.bits[l];
             self.bits[l] += 32;
             self.next += 1;
@@ -73,7 +81,20 @@ impl<'w> Lanes<'w> {
     #[inline(always)]
     fn decode(&mut self, l: usize, table: &Table, code: CodeKind) -> Result<(Kind, u32, u32)> {
         let b = self.buf[l];
-        let e = table.lookup(b);
+        self.finish_decode(l, b, table.lookup(b), code)
+    }
+
+    /// Like [`Lanes::decode`] for a block's literal/length (`distance == 0`) or distance
+    /// (`distance == 1`) code.
+    #[inline(always)]
+    fn decode_block(&mut self, l: usize, codes: &BlockCodes, distance: usize) -> Result<(Kind, u32, u32)> {
+        let b = self.buf[l];
+        let code = if distance == 0 { CodeKind::LitLen } else { CodeKind::Distance };
+        self.finish_decode(l, b, codes.lookup(distance, b), code)
+    }
+
+    #[inline(always)]
+    fn finish_decode(&mut self, l: usize, b: u64, e: crate::huffman::Entry, code: CodeKind) -> Result<(Kind, u32, u32)> {
         let kind = e.kind();
         if kind == Kind::Empty {
             return Err(DecodeErrorKind::EmptyCode(code));
@@ -89,11 +110,9 @@ impl<'w> Lanes<'w> {
 /// pages allocates nothing after the first.
 pub struct PageDecoder {
     words: Vec<u32>,
-    litlen: Table,
-    dist: Table,
+    codes: BlockCodes,
     precode: Table,
-    fixed_litlen: Table,
-    fixed_dist: Table,
+    fixed: BlockCodes,
     lens: [u8; NUM_LITLEN_SYMS + NUM_DIST_SYMS],
 }
 
@@ -106,19 +125,15 @@ impl Default for PageDecoder {
 impl PageDecoder {
     /// A decoder with the fixed codes prebuilt.
     pub fn new() -> Self {
-        let mut fixed_litlen = Table::new(Alphabet::LitLen);
-        let mut fixed_dist = Table::new(Alphabet::Distance);
+        let mut fixed = BlockCodes::new();
         // The fixed codes are complete (checked in tables' tests): building cannot fail.
-        let ok = fixed_litlen.build(&fixed_litlen_lengths()).is_ok()
-            && fixed_dist.build(&fixed_dist_lengths()).is_ok();
+        let ok = fixed.build(&fixed_litlen_lengths(), &fixed_dist_lengths()).is_ok();
         debug_assert!(ok, "fixed codes are valid");
         Self {
             words: Vec::with_capacity(MAX_PAGE_DECODED / 4 + 256),
-            litlen: Table::new(Alphabet::LitLen),
-            dist: Table::new(Alphabet::Distance),
+            codes: BlockCodes::new(),
             precode: Table::new(Alphabet::Precode),
-            fixed_litlen,
-            fixed_dist,
+            fixed,
             lens: [0; NUM_LITLEN_SYMS + NUM_DIST_SYMS],
         }
     }
@@ -138,6 +153,7 @@ impl PageDecoder {
         let mut words = std::mem::take(&mut self.words);
         words.clear();
         words.extend(page.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])));
+        words.push(0);
         let mut lanes = Lanes::new(&words);
         let r = self.decode_blocks(&mut lanes, out);
         let offset = 4 * lanes.next as u64;
@@ -153,12 +169,10 @@ impl PageDecoder {
             lanes.refill(0)?;
             match btype {
                 0 => pos = stored_block(lanes, out, pos)?,
-                1 => {
-                    pos = huffman_block(lanes, &self.fixed_litlen, &self.fixed_dist, out, pos)?;
-                }
+                1 => pos = huffman_block(lanes, &self.fixed, out, pos)?,
                 2 => {
                     self.read_dynamic_header(lanes)?;
-                    pos = huffman_block(lanes, &self.litlen, &self.dist, out, pos)?;
+                    pos = huffman_block(lanes, &self.codes, out, pos)?;
                 }
                 _ => return Err(DecodeErrorKind::ReservedBlockType),
             }
@@ -176,7 +190,7 @@ impl PageDecoder {
     }
 
     /// Spec 3.3.3: reads HLIT/HDIST/HCLEN, the precode, and the code-length sequence, and
-    /// builds `self.litlen` and `self.dist`.
+    /// builds `self.codes`.
     fn read_dynamic_header(&mut self, lanes: &mut Lanes<'_>) -> Result<()> {
         let hlit = lanes.take(0, 5) as usize + 257;
         let hdist = lanes.take(0, 5) as usize + 1;
@@ -215,11 +229,12 @@ impl PageDecoder {
             c = (c + 1) % LANES;
         }
 
-        self.litlen.build(&lens[..hlit])?;
+        // Check the EOB length first: building the literal/length code may fail on the same
+        // lengths, and "no end of block" is the more precise diagnosis.
         if lens[256] == 0 {
             return Err(DecodeErrorKind::MissingEndOfBlock);
         }
-        self.dist.build(&lens[hlit..])
+        self.codes.build(&lens[..hlit], &lens[hlit..])
     }
 }
 
@@ -236,60 +251,162 @@ fn stored_block(lanes: &mut Lanes<'_>, out: &mut [u8], pos: usize) -> Result<usi
     Ok(pos + len)
 }
 
+/// State of a fixed or dynamic block's data between rounds (spec 3.3.5).
+struct BlockState {
+    /// Bytes assigned so far in the page.
+    pos: usize,
+    /// Bit l set: lane l reserved a match last round and owes its distance.
+    pending: u32,
+    /// Lane l's reserved match: (start, length).
+    reserved: [(usize, usize); LANES],
+}
+
 /// Spec 3.3.5: the compressed data of a fixed or dynamic block, and its tail. Returns the
 /// new output position.
-fn huffman_block(
-    lanes: &mut Lanes<'_>,
-    litlen: &Table,
-    dist: &Table,
-    out: &mut [u8],
-    mut pos: usize,
-) -> Result<usize> {
-    let cap = out.len();
-    // Lane l has a reserved match (start, length) waiting for its distance iff bit l is set.
-    let mut pending = 0u32;
-    let mut reserved = [(0usize, 0usize); LANES];
-    let mut c = 0usize;
+///
+/// Rounds (one step on each of the 32 lanes) normally run on [`fast_round`]; a round it
+/// declines — end of block, an error, anything unusual — is replayed from the same state by
+/// [`serial_round`], the literal transcription of the spec's loop. Both leave identical
+/// state after a full round, so results and errors (kind and offset) are the serial ones.
+fn huffman_block(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], pos: usize) -> Result<usize> {
+    let mut st = BlockState { pos, pending: 0, reserved: [(0, 0); LANES] };
     loop {
-        if pending & (1 << c) != 0 {
-            resolve_match(lanes, c, dist, out, reserved[c])?;
-            pending &= !(1 << c);
+        if !fast_round(lanes, codes, out, &mut st)? && serial_round(lanes, codes, out, &mut st)? {
+            return Ok(st.pos);
+        }
+    }
+}
+
+/// One round, serially, exactly as spec 3.3.5 states it. Returns `true` if the block ended
+/// (end-of-block decoded and the tail run).
+fn serial_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mut BlockState) -> Result<bool> {
+    let cap = out.len();
+    for c in 0..LANES {
+        if st.pending & (1 << c) != 0 {
+            resolve_match(lanes, c, codes, out, st.reserved[c])?;
+            st.pending &= !(1 << c);
         } else {
-            let (kind, value, extra) = lanes.decode(c, litlen, CodeKind::LitLen)?;
+            let (kind, value, extra) = lanes.decode_block(c, codes, 0)?;
             match kind {
                 Kind::Literal => {
-                    *out.get_mut(pos).ok_or(DecodeErrorKind::OutputOverrun { capacity: cap as u32 })? =
+                    *out.get_mut(st.pos).ok_or(DecodeErrorKind::OutputOverrun { capacity: cap as u32 })? =
                         value as u8;
-                    pos += 1;
+                    st.pos += 1;
                 }
                 Kind::Length => {
                     let n = (value + extra) as usize;
-                    if pos + n > cap {
+                    if st.pos + n > cap {
                         return Err(DecodeErrorKind::OutputOverrun { capacity: cap as u32 });
                     }
-                    reserved[c] = (pos, n);
-                    pending |= 1 << c;
-                    pos += n;
+                    st.reserved[c] = (st.pos, n);
+                    st.pending |= 1 << c;
+                    st.pos += n;
                 }
                 Kind::EndOfBlock => {
                     lanes.refill(c)?;
-                    // Tail: the remaining lanes resolve their pending distances in lane order
+                    // Tail: the other lanes resolve their pending distances in lane order
                     // starting after the EOB lane, which is reservation order.
                     for k in 1..LANES {
                         let l = (c + k) % LANES;
-                        if pending & (1 << l) != 0 {
-                            resolve_match(lanes, l, dist, out, reserved[l])?;
+                        if st.pending & (1 << l) != 0 {
+                            resolve_match(lanes, l, codes, out, st.reserved[l])?;
                         }
                         lanes.refill(l)?;
                     }
-                    return Ok(pos);
+                    return Ok(true);
                 }
                 _ => return Err(DecodeErrorKind::InvalidSymbol { symbol: value as u16 }),
             }
         }
         lanes.refill(c)?;
-        c = (c + 1) % LANES;
     }
+    Ok(false)
+}
+
+/// One round with the lanes' symbol lookups decoupled from the output work, so the 32
+/// independent lookups overlap in the CPU. Returns `false`, having changed nothing, for a
+/// round that needs [`serial_round`]: one containing anything but literals, lengths and
+/// distances (end of block, invalid symbols, empty codes), a distance before the page start,
+/// or output past the page's size.
+///
+/// Why the reordering is exact: within a round every lane reads only its own buffer, and
+/// the refills happen in lane order as in the serial schedule. Matches reserved last round
+/// read and write only bytes below this round's first position, and this round's literals
+/// only bytes at or above it, so resolving all of last round's matches (in reservation
+/// order) before writing this round's literals gives the serial result. A non-literal lane
+/// also stores its (meaningless) low value byte at its position: that byte is the start of
+/// a match filled next round, or the position of the next token, overwritten later.
+#[inline(always)]
+fn fast_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mut BlockState) -> Result<bool> {
+    const LIT: u32 = Kind::Literal as u32;
+    const LEN: u32 = Kind::Length as u32;
+    const DIST: u32 = Kind::Distance as u32;
+
+    let mut used = [0u32; LANES];
+    let mut value = [0u32; LANES];
+    let mut pos = [0usize; LANES];
+    let mut lengths = 0u32;
+    // Everything below is integer arithmetic on purpose: literal/length/distance mixes are
+    // unpredictable, so a branch per lane would mispredict constantly.
+    let mut unusual = 0u32;
+    let mut p = st.pos;
+    for l in 0..LANES {
+        let b = lanes.buf[l];
+        let owes = (st.pending >> l) & 1;
+        let e = codes.lookup(owes as usize, b);
+        let (len, extra) = (e.len(), e.extra());
+        let v = e.value() + ((b >> len) & ((1u64 << extra) - 1)) as u32;
+        let kind = e.kind_bits();
+        let is_lit = u32::from(kind == LIT);
+        let is_len = u32::from(kind == LEN);
+        // A lane that owes a distance must decode one, and it must not reach before the page.
+        let dist_ok = u32::from(kind == DIST) & u32::from(v as usize <= st.reserved[l].0);
+        unusual |= (owes & (dist_ok ^ 1)) | ((owes ^ 1) & ((is_lit | is_len) ^ 1));
+        used[l] = len + extra;
+        value[l] = v;
+        pos[l] = p;
+        lengths |= is_len << l;
+        p += (is_lit + (v & is_len.wrapping_neg())) as usize;
+    }
+    if unusual != 0 || p > out.len() {
+        return Ok(false);
+    }
+
+    // Commit the bits and refill in lane order (spec 3.2), without branches.
+    let mut next = lanes.next;
+    for l in 0..LANES {
+        let buf = lanes.buf[l] >> used[l];
+        let bits = lanes.bits[l] - used[l];
+        let need = u64::from(bits < 32);
+        let w = u64::from(lanes.words[next.min(lanes.nwords)]);
+        lanes.buf[l] = buf | ((w & need.wrapping_neg()) << bits);
+        lanes.bits[l] = bits + 32 * need as u32;
+        next += need as usize;
+    }
+    lanes.next = next;
+    if next > lanes.nwords {
+        return Err(DecodeErrorKind::InputOverrun);
+    }
+
+    // Last round's matches, in reservation (lane) order.
+    let mut owed = st.pending;
+    while owed != 0 {
+        let l = owed.trailing_zeros() as usize;
+        owed &= owed - 1;
+        let (start, n) = st.reserved[l];
+        copy_match(out, start, value[l] as usize, n);
+    }
+
+    // This round's literals and reservations.
+    for l in 0..LANES {
+        if let Some(b) = out.get_mut(pos[l]) {
+            *b = value[l] as u8;
+        }
+        st.reserved[l] = (pos[l], value[l] as usize);
+    }
+    st.pending = lengths;
+    st.pos = p;
+    Ok(true)
 }
 
 /// Decodes lane `l`'s distance and fills the match reserved at `(start, len)`.
@@ -297,11 +414,11 @@ fn huffman_block(
 fn resolve_match(
     lanes: &mut Lanes<'_>,
     l: usize,
-    dist: &Table,
+    codes: &BlockCodes,
     out: &mut [u8],
     (start, len): (usize, usize),
 ) -> Result<()> {
-    let (_, base, extra) = lanes.decode(l, dist, CodeKind::Distance)?;
+    let (_, base, extra) = lanes.decode_block(l, codes, 1)?;
     let d = (base + extra) as usize;
     if d > start {
         return Err(DecodeErrorKind::DistanceTooFar { distance: d as u32, position: start as u32 });

@@ -68,6 +68,11 @@ impl Entry {
             _ => Kind::Subtable,
         }
     }
+    /// The raw [`Kind`] bits, for branch-free classification in the decoder's fast path.
+    #[inline(always)]
+    pub(crate) const fn kind_bits(self) -> u32 {
+        (self.0 >> 9) & 0x7
+    }
     #[inline(always)]
     pub(crate) const fn value(self) -> u32 {
         self.0 >> 16
@@ -119,19 +124,110 @@ impl Alphabet {
 }
 
 /// Main-table width per alphabet: wide enough that nearly every codeword resolves in one
-/// lookup, small enough to rebuild cheaply for every dynamic block.
-const LITLEN_MAIN_BITS: u32 = 10;
-const DIST_MAIN_BITS: u32 = 8;
+/// lookup, small enough to rebuild cheaply for every dynamic block. Literal/length and
+/// distance share one width so that [`BlockCodes`] can select between them by offset.
+pub(crate) const MAIN_BITS: u32 = 10;
+const MAIN_SIZE: usize = 1 << MAIN_BITS;
 const PRECODE_MAIN_BITS: u32 = 7;
 
-/// Capacity: main table plus at most one subtable per symbol with a long codeword.
-const fn capacity(main_bits: u32, syms: usize) -> usize {
-    (1 << main_bits) + syms * (1 << (MAX_CODEWORD_LEN - main_bits))
-}
-pub(crate) const LITLEN_CAPACITY: usize = capacity(LITLEN_MAIN_BITS, 288);
-pub(crate) const DIST_CAPACITY: usize = capacity(DIST_MAIN_BITS, 32);
+/// Builds the canonical code for `lens` (index = symbol) into `entries`: the main table at
+/// `entries[main_start..main_start + 2^main_bits]` (already allocated), subtables appended at
+/// the end. Validates the code as the reference does (spec 2.6): over-subscribed is invalid;
+/// incomplete is valid only when empty or when a single symbol has length 1.
+fn build_code(
+    entries: &mut Vec<Entry>,
+    main_start: usize,
+    main_bits: u32,
+    lens: &[u8],
+    alphabet: Alphabet,
+) -> Result<(), DecodeErrorKind> {
+    let max_allowed = if alphabet == Alphabet::Precode { 7 } else { MAX_CODEWORD_LEN };
+    let invalid = DecodeErrorKind::InvalidCode(alphabet.code_kind());
+    let mut count = [0u32; 16];
+    for &l in lens {
+        if u32::from(l) > max_allowed {
+            return Err(invalid);
+        }
+        count[usize::from(l)] += 1;
+    }
+    count[0] = 0;
+    let used: u32 = count.iter().sum();
 
-/// A decode table for one code.
+    // Kraft check: `left` = codewords still available at the current length.
+    let mut left: i64 = 1;
+    for &c in &count[1..] {
+        left = 2 * left - i64::from(c);
+        if left < 0 {
+            return Err(invalid);
+        }
+    }
+
+    let main_size = 1usize << main_bits;
+    let main = main_start..main_start + main_size;
+    if used == 0 {
+        entries[main].fill(Entry::new(0, 0, Kind::Empty, 0));
+        return Ok(());
+    }
+    if left != 0 {
+        // Incomplete: legal only as a single length-1 codeword, decoded from either bit.
+        if used == 1 && count[1] == 1 {
+            let sym = lens.iter().position(|&l| l == 1).unwrap_or(0);
+            entries[main].fill(alphabet.entry(sym, 1));
+            return Ok(());
+        }
+        return Err(invalid);
+    }
+    entries[main].fill(Entry::new(0, 0, Kind::Empty, 0));
+
+    let max_len = (1..=15u32).rev().find(|&l| count[l as usize] != 0).unwrap_or(1);
+    let sub_bits = max_len.saturating_sub(main_bits);
+
+    // First canonical codeword of each length (spec 2.6).
+    let mut next_code = [0u32; 16];
+    let mut code = 0u32;
+    for l in 1..16 {
+        code = (code + count[l - 1]) << 1;
+        next_code[l] = code;
+    }
+
+    for (sym, &l) in lens.iter().enumerate() {
+        let len = u32::from(l);
+        if len == 0 {
+            continue;
+        }
+        let cw = next_code[len as usize];
+        next_code[len as usize] += 1;
+        // Stream order is MSB-first, the buffer is LSB-first: reverse the codeword.
+        let rev = cw.reverse_bits() >> (32 - len);
+        let entry = alphabet.entry(sym, len);
+        if len <= main_bits {
+            let mut i = rev as usize;
+            while i < main_size {
+                entries[main_start + i] = entry;
+                i += 1 << len;
+            }
+        } else {
+            let prefix = main_start + (rev as usize & (main_size - 1));
+            let link = entries[prefix];
+            let start = if link.kind() == Kind::Subtable {
+                link.value() as usize
+            } else {
+                let start = entries.len();
+                entries.resize(start + (1 << sub_bits), Entry::new(0, 0, Kind::Empty, 0));
+                entries[prefix] = Entry::new(sub_bits, 0, Kind::Subtable, start as u32);
+                start
+            };
+            let mut i = (rev >> main_bits) as usize;
+            while i < (1 << sub_bits) {
+                entries[start + i] = entry;
+                i += 1 << (len - main_bits);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A decode table for one code (used for the precode).
 #[derive(Clone)]
 pub(crate) struct Table {
     entries: Vec<Entry>,
@@ -142,13 +238,9 @@ pub(crate) struct Table {
 
 impl Table {
     pub(crate) fn new(alphabet: Alphabet) -> Self {
-        let (main_bits, cap) = match alphabet {
-            Alphabet::LitLen => (LITLEN_MAIN_BITS, LITLEN_CAPACITY),
-            Alphabet::Distance => (DIST_MAIN_BITS, DIST_CAPACITY),
-            Alphabet::Precode => (PRECODE_MAIN_BITS, 1 << PRECODE_MAIN_BITS),
-        };
+        let main_bits = if alphabet == Alphabet::Precode { PRECODE_MAIN_BITS } else { MAIN_BITS };
         Self {
-            entries: Vec::with_capacity(cap),
+            entries: Vec::with_capacity(MAIN_SIZE + 288 * 32),
             main_bits,
             main_mask: (1u64 << main_bits) - 1,
             alphabet,
@@ -162,103 +254,49 @@ impl Table {
         if e.kind() != Kind::Subtable {
             return e;
         }
-        let sub_bits = e.len();
-        let idx = e.value() as u64 + ((bits >> self.main_bits) & ((1u64 << sub_bits) - 1));
+        let idx = e.value() as u64 + ((bits >> self.main_bits) & ((1u64 << e.len()) - 1));
         self.entries[idx as usize]
     }
 
-    /// Builds the table for code lengths `lens` (index = symbol), validating the code as the
-    /// reference does (spec 2.6): over-subscribed is invalid; incomplete is valid only when
-    /// empty or when a single symbol has length 1.
+    /// Builds the table for code lengths `lens` (index = symbol); see [`build_code`].
     pub(crate) fn build(&mut self, lens: &[u8]) -> Result<(), DecodeErrorKind> {
-        let max_allowed = if self.alphabet == Alphabet::Precode { 7 } else { MAX_CODEWORD_LEN };
-        let mut count = [0u32; 16];
-        for &l in lens {
-            if u32::from(l) > max_allowed {
-                return Err(DecodeErrorKind::InvalidCode(self.alphabet.code_kind()));
-            }
-            count[usize::from(l)] += 1;
-        }
-        count[0] = 0;
-        let used: u32 = count.iter().sum();
-
-        // Kraft check: `left` = codewords still available at the current length.
-        let mut left: i64 = 1;
-        for &c in &count[1..] {
-            left = 2 * left - i64::from(c);
-            if left < 0 {
-                return Err(DecodeErrorKind::InvalidCode(self.alphabet.code_kind()));
-            }
-        }
-
         self.entries.clear();
-        let main_size = 1usize << self.main_bits;
-        if used == 0 {
-            let empty = Entry::new(0, 0, Kind::Empty, 0);
-            self.entries.resize(main_size, empty);
-            return Ok(());
-        }
-        if left != 0 {
-            // Incomplete: legal only as a single length-1 codeword, decoded from either bit.
-            if used == 1 && count[1] == 1 {
-                let sym = lens.iter().position(|&l| l == 1).unwrap_or(0);
-                let e = self.alphabet.entry(sym, 1);
-                self.entries.resize(main_size, e);
-                return Ok(());
-            }
-            return Err(DecodeErrorKind::InvalidCode(self.alphabet.code_kind()));
-        }
+        self.entries.resize(1 << self.main_bits, Entry::new(0, 0, Kind::Empty, 0));
+        build_code(&mut self.entries, 0, self.main_bits, lens, self.alphabet)
+    }
+}
 
-        let max_len = (1..=15u32).rev().find(|&l| count[l as usize] != 0).unwrap_or(1);
-        let sub_bits = max_len.saturating_sub(self.main_bits);
-        self.entries.resize(main_size, Entry::new(0, 0, Kind::Empty, 0));
+/// The literal/length and distance codes of one block in a single entry array: the
+/// literal/length main table at 0, the distance main table at `MAIN_SIZE`, subtables after.
+/// A lane that owes a distance selects the second half by offset, without a branch.
+#[derive(Clone)]
+pub(crate) struct BlockCodes {
+    entries: Vec<Entry>,
+}
 
-        // First canonical codeword of each length (spec 2.6).
-        let mut next_code = [0u32; 16];
-        let mut code = 0u32;
-        for l in 1..16 {
-            code = (code + count[l - 1]) << 1;
-            next_code[l] = code;
-        }
+impl BlockCodes {
+    pub(crate) fn new() -> Self {
+        Self { entries: Vec::with_capacity(2 * MAIN_SIZE + 320 * 32) }
+    }
 
-        for (sym, &l) in lens.iter().enumerate() {
-            let len = u32::from(l);
-            if len == 0 {
-                continue;
-            }
-            let cw = next_code[len as usize];
-            next_code[len as usize] += 1;
-            // Stream order is MSB-first, the buffer is LSB-first: reverse the codeword.
-            let rev = cw.reverse_bits() >> (32 - len);
-            let entry = self.alphabet.entry(sym, len);
-            if len <= self.main_bits {
-                let step = 1usize << len;
-                let mut i = rev as usize;
-                while i < main_size {
-                    self.entries[i] = entry;
-                    i += step;
-                }
-            } else {
-                let prefix = (rev as usize) & (main_size - 1);
-                let link = self.entries[prefix];
-                let start = if link.kind() == Kind::Subtable {
-                    link.value() as usize
-                } else {
-                    let start = self.entries.len();
-                    self.entries.resize(start + (1 << sub_bits), Entry::new(0, 0, Kind::Empty, 0));
-                    self.entries[prefix] = Entry::new(sub_bits, 0, Kind::Subtable, start as u32);
-                    start
-                };
-                let rest = (rev >> self.main_bits) as usize;
-                let step = 1usize << (len - self.main_bits);
-                let mut i = rest;
-                while i < (1 << sub_bits) {
-                    self.entries[start + i] = entry;
-                    i += step;
-                }
-            }
+    /// Builds both codes; distance lengths may be empty (a block without matches).
+    pub(crate) fn build(&mut self, litlen: &[u8], dist: &[u8]) -> Result<(), DecodeErrorKind> {
+        self.entries.clear();
+        self.entries.resize(2 * MAIN_SIZE, Entry::new(0, 0, Kind::Empty, 0));
+        build_code(&mut self.entries, 0, MAIN_BITS, litlen, Alphabet::LitLen)?;
+        build_code(&mut self.entries, MAIN_SIZE, MAIN_BITS, dist, Alphabet::Distance)
+    }
+
+    /// Looks up the next symbol of bits `bits`: a literal/length when `distance == 0`, a
+    /// distance when `distance == 1`.
+    #[inline(always)]
+    pub(crate) fn lookup(&self, distance: usize, bits: u64) -> Entry {
+        let e = self.entries[(distance << MAIN_BITS) | (bits as usize & (MAIN_SIZE - 1))];
+        if e.kind() != Kind::Subtable {
+            return e;
         }
-        Ok(())
+        let idx = e.value() as usize + ((bits >> MAIN_BITS) as usize & ((1usize << e.len()) - 1));
+        self.entries[idx]
     }
 }
 
