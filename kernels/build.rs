@@ -1,0 +1,474 @@
+//! Build script of `dsr-kernels`: compiles and reflects every built-in WGSL kernel.
+//!
+//! For each `shaders/<name>.wgsl` (sorted by file name) it
+//!
+//! 1. parses the source with naga's WGSL front end,
+//! 2. validates the module with [`ValidationFlags::all`] and exactly [`CAPABILITIES`],
+//! 3. checks the kernel rules: one `@compute` entry point, a literal/const workgroup size (no
+//!    `override`s), and only uniform / storage buffer bindings, each used by the entry point,
+//! 4. writes SPIR-V (see [`spirv_options`]) to `$OUT_DIR/<name>.spv`,
+//! 5. reflects entry point, workgroup size, bindings and the layout of every struct that lives
+//!    in a buffer binding, using naga's `proc::Layouter`,
+//!
+//! and then writes `$OUT_DIR/kernels.rs`, which `src/lib.rs` includes. Nothing about a kernel
+//! is restated by hand.
+//!
+//! # How a shader error is reported
+//!
+//! Any failure fails the build. Parse and validation errors are rendered by naga's
+//! `emit_to_string_with_path`, so they point at the shader line and column, e.g. (a `;`
+//! removed after `let src_len = arrayLength(&src)` in `copy.wgsl`):
+//!
+//! ```text
+//! error: failed to run custom build command for `dsr-kernels v0.1.0 (/work/main/kernels)`
+//! ...
+//! --- stderr
+//! error: expected `;`, found "let"
+//!    ┌─ /work/main/kernels/shaders/copy.wgsl:37:5
+//!    │
+//! 37 │     let dst_len = arrayLength(&dst);
+//!    │     ^^^ expected `;`
+//! ```
+//!
+//! Kernel-rule and SPIR-V errors are one line that starts with the shader path. The file is
+//! also `#[path]`-included by `tests/build_errors.rs`, which checks these messages.
+
+use naga::back::spv;
+use naga::proc::{BoundsCheckPolicies, BoundsCheckPolicy, Layouter};
+use naga::valid::{Capabilities, ModuleInfo, ValidationFlags, Validator};
+use naga::{AddressSpace, Handle, Module, ShaderStage, StorageAccess, Type, TypeInner};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::{env, fs, process};
+
+/// naga validation capabilities the kernels may use. Adding one is a decision: the Vulkan core
+/// must then require the matching device feature.
+pub const CAPABILITIES: Capabilities = Capabilities::empty();
+
+/// SPIR-V version emitted: 1.3, the version core Vulkan 1.1 accepts.
+pub const SPIRV_VERSION: (u8, u8) = (1, 3);
+
+fn main() {
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
+    let shader_dir = manifest_dir.join("shaders");
+    println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-changed={}", shader_dir.display());
+
+    if let Err(message) = run(&shader_dir, &out_dir) {
+        eprintln!("{message}");
+        process::exit(1);
+    }
+}
+
+/// Compiles every shader of `shader_dir` and writes the `.spv` files and `kernels.rs`.
+fn run(shader_dir: &Path, out_dir: &Path) -> Result<(), String> {
+    let mut paths = Vec::new();
+    let entries = fs::read_dir(shader_dir)
+        .map_err(|e| format!("error: cannot list {}: {e}", shader_dir.display()))?;
+    for entry in entries {
+        let path = entry
+            .map_err(|e| format!("error: cannot list {}: {e}", shader_dir.display()))?
+            .path();
+        if path.extension().is_some_and(|ext| ext == "wgsl") {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+
+    let mut kernels = Vec::new();
+    let mut structs = BTreeMap::new();
+    let mut errors = Vec::new();
+    for path in &paths {
+        let shown = path.display().to_string();
+        let compiled = fs::read_to_string(path)
+            .map_err(|e| format!("error: cannot read {shown}: {e}"))
+            .and_then(|source| compile_kernel(&shown, &source));
+        match compiled {
+            Ok(kernel) => {
+                let spv_path = out_dir.join(format!("{}.spv", kernel.name));
+                let bytes: Vec<u8> = kernel.spirv.iter().flat_map(|w| w.to_le_bytes()).collect();
+                fs::write(&spv_path, bytes)
+                    .map_err(|e| format!("error: cannot write {}: {e}", spv_path.display()))?;
+                if let Err(e) = merge_structs(&mut structs, &kernel) {
+                    errors.push(e);
+                }
+                kernels.push((path.clone(), kernel));
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors.join("\n"));
+    }
+    kernels.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+
+    let code = generate(&kernels, &structs);
+    let rs_path = out_dir.join("kernels.rs");
+    fs::write(&rs_path, code).map_err(|e| format!("error: cannot write {}: {e}", rs_path.display()))
+}
+
+/// A binding's kind, mirrored by `dsr_kernels::BindingKind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `var<uniform>`.
+    Uniform,
+    /// `var<storage, read>`.
+    StorageRead,
+    /// `var<storage, read_write>`.
+    StorageReadWrite,
+}
+
+/// A reflected binding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingOut {
+    /// Bind group (descriptor set).
+    pub group: u32,
+    /// Binding number in the group.
+    pub binding: u32,
+    /// Uniform or storage, and the storage access.
+    pub kind: Kind,
+    /// naga layouter size of the variable's type (one element for a runtime-sized array).
+    pub min_size: u64,
+    /// Name of the WGSL variable.
+    pub var_name: String,
+}
+
+/// A reflected struct layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StructOut {
+    /// Size in bytes.
+    pub size: u32,
+    /// Alignment in bytes.
+    pub align: u32,
+    /// `(member name, byte offset)` in declaration order.
+    pub members: Vec<(String, u32)>,
+}
+
+/// One compiled kernel.
+#[derive(Debug)]
+pub struct CompiledKernel {
+    /// Kernel name: the shader's file stem.
+    pub name: String,
+    /// Name of the `@compute` entry point.
+    pub entry_point: String,
+    /// `@workgroup_size`, `[x, y, z]`.
+    pub workgroup_size: [u32; 3],
+    /// Bindings used by the entry point, sorted by (group, binding).
+    pub bindings: Vec<BindingOut>,
+    /// Structs that live in buffer bindings, by WGSL name.
+    pub structs: BTreeMap<String, StructOut>,
+    /// SPIR-V words.
+    pub spirv: Vec<u32>,
+}
+
+/// The SPIR-V writer options used for every kernel.
+///
+/// Bounds checks: all policies are [`BoundsCheckPolicy::Unchecked`]. Every kernel checks its
+/// own buffer accesses explicitly (against `arrayLength`) and that is the contract; naga adding
+/// its own clamps on top would only cost instructions. The flip side: a kernel that forgets a
+/// check has undefined behaviour on Vulkan unless `robustBufferAccess` is enabled. (wgpu
+/// compiles the WGSL source itself, with its own policies.)
+///
+/// Bindings: no binding map, `fake_missing_bindings` on, so WGSL `@group(g) @binding(b)` maps
+/// 1:1 to descriptor set `g`, binding `b`. Flags: `DEBUG` only (`OpName`s, for validation
+/// layer messages), set explicitly so the output does not depend on the build profile.
+/// Everything else is naga's default, notably `force_loop_bounding` (every loop gets an
+/// iteration cap so drivers cannot assume it terminates; costs a 64-bit counter per loop) and
+/// polyfilled zero-initialisation of workgroup memory, as wgpu does.
+pub fn spirv_options() -> spv::Options<'static> {
+    let unchecked = BoundsCheckPolicy::Unchecked;
+    spv::Options {
+        lang_version: SPIRV_VERSION,
+        flags: spv::WriterFlags::DEBUG,
+        fake_missing_bindings: true,
+        capabilities: Some([spv::Capability::Shader].into_iter().collect()),
+        bounds_check_policies: BoundsCheckPolicies {
+            index: unchecked,
+            buffer: unchecked,
+            image_load: unchecked,
+            binding_array: unchecked,
+        },
+        ..spv::Options::default()
+    }
+}
+
+/// Compiles one WGSL kernel. `path` is used for messages only and its file stem names the
+/// kernel. Errors are complete, human-readable messages.
+pub fn compile_kernel(path: &str, source: &str) -> Result<CompiledKernel, String> {
+    let name = Path::new(path)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    let is_ident = name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !is_ident {
+        return Err(format!(
+            "{path}: error: kernel file names must be lower_snake_case identifiers (`{name}` is not)"
+        ));
+    }
+
+    let module = naga::front::wgsl::parse_str(source)
+        .map_err(|e| e.emit_to_string_with_path(source, path))?;
+    let info = Validator::new(ValidationFlags::all(), CAPABILITIES)
+        .validate(&module)
+        .map_err(|e| e.emit_to_string_with_path(source, path))?;
+
+    if !module.overrides.is_empty() {
+        return Err(format!(
+            "{path}: error: `override` declarations are not supported (the reflected workgroup \
+             size and the SPIR-V must be final)"
+        ));
+    }
+    let [ep] = module.entry_points.as_slice() else {
+        return Err(format!(
+            "{path}: error: a kernel file must have exactly one entry point, found {}",
+            module.entry_points.len()
+        ));
+    };
+    if ep.stage != ShaderStage::Compute {
+        return Err(format!(
+            "{path}: error: entry point `{}` is a {:?} shader; kernels are @compute",
+            ep.name, ep.stage
+        ));
+    }
+
+    let mut layouter = Layouter::default();
+    layouter
+        .update(module.to_ctx())
+        .map_err(|e| format!("{path}: error: layout: {e}"))?;
+
+    let mut bindings = Vec::new();
+    let mut structs = BTreeMap::new();
+    reflect_bindings(path, &module, &info, &layouter, &mut bindings, &mut structs)?;
+
+    let spirv = spv::write_vec(
+        &module,
+        &info,
+        &spirv_options(),
+        Some(&spv::PipelineOptions {
+            shader_stage: ShaderStage::Compute,
+            entry_point: ep.name.clone(),
+        }),
+    )
+    .map_err(|e| format!("{path}: error: SPIR-V generation failed: {e}"))?;
+
+    Ok(CompiledKernel {
+        name,
+        entry_point: ep.name.clone(),
+        workgroup_size: ep.workgroup_size,
+        bindings,
+        structs,
+        spirv,
+    })
+}
+
+/// Reflects the resource bindings of the module's only entry point.
+fn reflect_bindings(
+    path: &str,
+    module: &Module,
+    info: &ModuleInfo,
+    layouter: &Layouter,
+    bindings: &mut Vec<BindingOut>,
+    structs: &mut BTreeMap<String, StructOut>,
+) -> Result<(), String> {
+    let ep_info = info.get_entry_point(0);
+    for (handle, var) in module.global_variables.iter() {
+        let var_name = var.name.clone().unwrap_or_else(|| "<unnamed>".to_owned());
+        let kind = match var.space {
+            AddressSpace::Uniform => Kind::Uniform,
+            AddressSpace::Storage { access } if access == StorageAccess::LOAD => Kind::StorageRead,
+            AddressSpace::Storage { access }
+                if access.contains(StorageAccess::LOAD | StorageAccess::STORE) =>
+            {
+                Kind::StorageReadWrite
+            }
+            AddressSpace::Private | AddressSpace::WorkGroup => continue,
+            space => {
+                return Err(format!(
+                    "{path}: error: `{var_name}`: {space:?} variables are not supported in \
+                     kernels (only var<uniform>, var<storage, read> and var<storage, read_write>)"
+                ));
+            }
+        };
+        let Some(rb) = var.binding else {
+            return Err(format!(
+                "{path}: error: `{var_name}` has no @group/@binding"
+            ));
+        };
+        if ep_info[handle].is_empty() {
+            return Err(format!(
+                "{path}: error: binding `{var_name}` (@group({}) @binding({})) is declared but \
+                 not used by the entry point; remove it",
+                rb.group, rb.binding
+            ));
+        }
+        bindings.push(BindingOut {
+            group: rb.group,
+            binding: rb.binding,
+            kind,
+            min_size: u64::from(layouter[var.ty].size),
+            var_name,
+        });
+        collect_structs(path, module, layouter, var.ty, structs)?;
+    }
+    bindings.sort_by_key(|b| (b.group, b.binding));
+    Ok(())
+}
+
+/// Records the layout of every struct reachable from `ty` (through struct members and arrays).
+fn collect_structs(
+    path: &str,
+    module: &Module,
+    layouter: &Layouter,
+    ty: Handle<Type>,
+    out: &mut BTreeMap<String, StructOut>,
+) -> Result<(), String> {
+    match module.types[ty].inner {
+        TypeInner::Struct { ref members, .. } => {
+            let Some(name) = module.types[ty].name.clone() else {
+                return Err(format!("{path}: error: unnamed struct in a buffer binding"));
+            };
+            let layout = layouter[ty];
+            let reflected = StructOut {
+                size: layout.size,
+                align: layout.alignment * 1,
+                members: members
+                    .iter()
+                    .map(|m| (m.name.clone().unwrap_or_default(), m.offset))
+                    .collect(),
+            };
+            out.insert(name, reflected);
+            for member in members {
+                collect_structs(path, module, layouter, member.ty, out)?;
+            }
+            Ok(())
+        }
+        TypeInner::Array { base, .. } => collect_structs(path, module, layouter, base, out),
+        _ => Ok(()),
+    }
+}
+
+/// Adds a kernel's structs to the crate-wide set; one name must mean one layout.
+fn merge_structs(
+    all: &mut BTreeMap<String, StructOut>,
+    kernel: &CompiledKernel,
+) -> Result<(), String> {
+    for (name, layout) in &kernel.structs {
+        match all.get(name) {
+            Some(existing) if existing != layout => {
+                return Err(format!(
+                    "error: struct `{name}` has different layouts in different kernels \
+                     ({existing:?} vs {layout:?} in `{}`); rename one",
+                    kernel.name
+                ));
+            }
+            Some(_) => {}
+            None => {
+                all.insert(name.clone(), layout.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `CopyParams` → `COPY_PARAMS`.
+pub fn screaming_snake(name: &str) -> String {
+    let mut out = String::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && prev_lower {
+            out.push('_');
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+/// Renders `kernels.rs`.
+pub fn generate(
+    kernels: &[(PathBuf, CompiledKernel)],
+    structs: &BTreeMap<String, StructOut>,
+) -> String {
+    let mut s = String::new();
+    // `write!` into a `String` cannot fail.
+    let mut w = |args: std::fmt::Arguments<'_>| s.write_fmt(args).expect("write to String");
+    w(format_args!(
+        "// @generated by kernels/build.rs (naga) from kernels/shaders/*.wgsl. Do not edit.\n\n"
+    ));
+
+    for (path, k) in kernels {
+        let ident = k.name.to_ascii_uppercase();
+        let file = path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let [x, y, z] = k.workgroup_size;
+        w(format_args!(
+            "/// The `{}` kernel, from `shaders/{file}`: entry point `{}`, workgroup size \
+             {x}×{y}×{z}.\n///\n/// Bindings:\n",
+            k.name, k.entry_point
+        ));
+        for b in &k.bindings {
+            w(format_args!(
+                "/// - `@group({}) @binding({})` `{}`: {:?}, at least {} bytes\n",
+                b.group, b.binding, b.var_name, b.kind, b.min_size
+            ));
+        }
+        w(format_args!(
+            "pub const {ident}: KernelInfo = KernelInfo {{\n    name: {:?},\n    entry_point: {:?},\n    \
+             workgroup_size: [{x}, {y}, {z}],\n    bindings: &[\n",
+            k.name, k.entry_point
+        ));
+        for b in &k.bindings {
+            w(format_args!(
+                "        Binding {{ group: {}, binding: {}, kind: BindingKind::{:?}, min_size: {} }},\n",
+                b.group, b.binding, b.kind, b.min_size
+            ));
+        }
+        w(format_args!(
+            "    ],\n    wgsl: include_str!({:?}),\n    spirv: &[",
+            path.display().to_string()
+        ));
+        for (i, word) in k.spirv.iter().enumerate() {
+            let sep = if i % 8 == 0 { "\n        " } else { " " };
+            w(format_args!("{sep}{word:#010x},"));
+        }
+        w(format_args!("\n    ],\n}};\n\n"));
+    }
+
+    w(format_args!(
+        "/// Every built-in kernel, sorted by name.\npub const KERNELS: &[&KernelInfo] = &["
+    ));
+    let list: Vec<String> = kernels
+        .iter()
+        .map(|(_, k)| format!("&{}", k.name.to_ascii_uppercase()))
+        .collect();
+    w(format_args!("{}];\n\n", list.join(", ")));
+
+    for (name, layout) in structs {
+        w(format_args!(
+            "/// Layout of the WGSL struct `{name}` as naga lays it out: {} bytes, aligned to {}.\n\
+             pub const {}_LAYOUT: StructLayout = StructLayout {{\n    name: {name:?},\n    \
+             size: {},\n    align: {},\n    members: &[",
+            layout.size,
+            layout.align,
+            screaming_snake(name),
+            layout.size,
+            layout.align
+        ));
+        let members: Vec<String> = layout
+            .members
+            .iter()
+            .map(|(member, offset)| format!("({member:?}, {offset})"))
+            .collect();
+        w(format_args!("{}],\n}};\n\n", members.join(", ")));
+    }
+    s
+}

@@ -1,0 +1,129 @@
+//! Runs the build script's compiler (`build.rs`, included as a module) on broken shaders and
+//! checks that the build fails with a message that points at the WGSL source.
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../build.rs"]
+mod build_script;
+
+use build_script::{Kind, compile_kernel};
+
+const PATH: &str = "shaders/copy.wgsl";
+
+fn copy_source() -> &'static str {
+    dsr_kernels::COPY.wgsl
+}
+
+/// 1-based number of the first line containing `needle`.
+fn line_of(source: &str, needle: &str) -> usize {
+    source
+        .lines()
+        .position(|l| l.contains(needle))
+        .expect("needle in source")
+        + 1
+}
+
+fn compile_err(path: &str, source: &str) -> String {
+    match compile_kernel(path, source) {
+        Ok(k) => panic!("{path} compiled, expected an error: {k:?}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn the_real_shader_compiles_to_the_embedded_table() {
+    let k = compile_kernel(PATH, copy_source()).expect("copy.wgsl compiles");
+    let c = dsr_kernels::COPY;
+    assert_eq!(k.name, c.name);
+    assert_eq!(k.entry_point, c.entry_point);
+    assert_eq!(k.workgroup_size, c.workgroup_size);
+    assert_eq!(k.spirv, c.spirv);
+    let kinds: Vec<_> = k.bindings.iter().map(|b| b.kind).collect();
+    assert_eq!(
+        kinds,
+        [Kind::Uniform, Kind::StorageRead, Kind::StorageReadWrite]
+    );
+}
+
+#[test]
+fn syntax_error_points_at_the_line() {
+    let good = copy_source();
+    let broken = good.replacen("arrayLength(&src);", "arrayLength(&src)", 1);
+    assert_ne!(broken, good);
+    let err = compile_err(PATH, &broken);
+    // The parser reports the token after the missing `;`: the start of the next line.
+    let line = line_of(good, "let dst_len");
+    assert!(err.contains(&format!("{PATH}:{line}:5")), "{err}");
+    assert!(err.contains("expected `;`"), "{err}");
+}
+
+#[test]
+fn type_error_points_at_the_line() {
+    let good = copy_source();
+    let broken = good.replacen("let n = min(", "let n: f32 = min(", 1);
+    assert_ne!(broken, good);
+    let err = compile_err(PATH, &broken);
+    let line = line_of(good, "let n = min(");
+    assert!(err.contains(&format!("{PATH}:{line}:")), "{err}");
+}
+
+#[test]
+fn writing_a_read_only_buffer_is_an_error_at_the_line() {
+    let good = copy_source();
+    let broken = good.replacen("dst[dst_offset + i] = ", "src[dst_offset + i] = ", 1);
+    assert_ne!(broken, good);
+    let err = compile_err(PATH, &broken);
+    let line = line_of(good, "dst[dst_offset + i] = ");
+    assert!(err.contains(&format!("{PATH}:{line}:")), "{err}");
+}
+
+#[test]
+fn validation_error_points_at_the_declaration() {
+    // Passes the parser; the validator rejects the uniform layout (array stride 4 < 16).
+    let src = "struct P { a: array<u32, 4> }\n\
+               @group(0) @binding(0) var<uniform> p: P;\n\
+               @group(0) @binding(1) var<storage, read_write> o: array<u32>;\n\
+               @compute @workgroup_size(1) fn main() { o[0] = p.a[0]; }\n";
+    let err = compile_err("bad.wgsl", src);
+    assert!(err.contains("bad.wgsl:"), "{err}");
+    assert!(err.to_lowercase().contains("uniform"), "{err}");
+}
+
+#[test]
+fn kernel_rules_are_enforced() {
+    let unused = "@group(0) @binding(0) var<storage, read_write> o: array<u32>;\n\
+                  @group(0) @binding(1) var<storage, read> unused: array<u32>;\n\
+                  @compute @workgroup_size(64) fn main() { o[0] = 1u; }\n";
+    let err = compile_err("k.wgsl", unused);
+    assert!(
+        err.starts_with("k.wgsl: error:") && err.contains("`unused`"),
+        "{err}"
+    );
+
+    let two = "@group(0) @binding(0) var<storage, read_write> o: array<u32>;\n\
+               @compute @workgroup_size(64) fn a() { o[0] = 1u; }\n\
+               @compute @workgroup_size(64) fn b() { o[0] = 2u; }\n";
+    let err = compile_err("k.wgsl", two);
+    assert!(err.contains("exactly one entry point"), "{err}");
+
+    let overridden = "override N: u32 = 64u;\n\
+                      @group(0) @binding(0) var<storage, read_write> o: array<u32>;\n\
+                      @compute @workgroup_size(N) fn main() { o[0] = 1u; }\n";
+    let err = compile_err("k.wgsl", overridden);
+    assert!(err.contains("`override`"), "{err}");
+
+    let ok = "@group(0) @binding(0) var<storage, read_write> o: array<u32>;\n\
+              @compute @workgroup_size(8, 4) fn main() { o[0] = 1u; }\n";
+    let err = compile_err("Bad-Name.wgsl", ok);
+    assert!(err.contains("lower_snake_case"), "{err}");
+    let k = compile_kernel("good_name.wgsl", ok).expect("valid kernel");
+    assert_eq!(
+        (k.name.as_str(), k.workgroup_size),
+        ("good_name", [8, 4, 1])
+    );
+}
+
+#[test]
+fn struct_names_are_converted() {
+    assert_eq!(build_script::screaming_snake("CopyParams"), "COPY_PARAMS");
+    assert_eq!(build_script::screaming_snake("Gd2Header"), "GD2_HEADER");
+}
