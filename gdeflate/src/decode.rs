@@ -8,6 +8,11 @@
 //! is decoded one round later (3.3.5), in reservation order, so every match reads only final
 //! bytes (3.5).
 //!
+//! Speed comes from [`fast_round`], which runs a whole round (one step on each lane) without
+//! data-dependent branches and declines anything unusual; declined rounds are replayed by
+//! [`serial_round`], the literal transcription of the spec. Results and errors (kind and
+//! offset) are therefore always the serial ones.
+//!
 //! Invariants that make the decoder total (no panic, no unbounded loop, no out-of-bounds
 //! access for any input):
 //! * every step starts with ≥ 32 bits in its lane except lane 0 after an empty stored block
@@ -17,7 +22,7 @@
 //! * every write is checked against the output slice's length before it happens.
 
 use crate::error::{CodeKind, DecodeError, DecodeErrorKind};
-use crate::huffman::{Alphabet, BlockCodes, Kind, Table};
+use crate::huffman::{BlockCodes, Entry, Kind, LENGTH_FLAG, SPECIAL_FLAG, Table};
 use crate::tables::{
     LANES, MAX_PAGE_DECODED, MIN_PAGE_BYTES, NUM_DIST_SYMS, NUM_LITLEN_SYMS, PRECODE_ORDER,
     fixed_dist_lengths, fixed_litlen_lengths,
@@ -25,84 +30,94 @@ use crate::tables::{
 
 type Result<T> = std::result::Result<T, DecodeErrorKind>;
 
+/// Zero words after a page's words (see [`Lanes::words`]).
+const WORD_PAD: usize = LANES;
+
 /// The lane reader of spec 3.2.
+///
+/// The lane state is double-buffered: `buf[cur]`/`bits[cur]` are current. [`fast_round`]
+/// writes a round's new state into the other half and makes it current only when it accepts
+/// the round, so declining a round costs nothing.
 struct Lanes<'w> {
-    /// The page's words followed by one zero word, so the fast path can load
-    /// `words[min(next, nwords)]` without a branch and check for overrun once per round.
+    /// The page's words followed by [`WORD_PAD`] zero words: one round refills at most 32
+    /// times, so the fast path can load `words[next]` without a branch and check for overrun
+    /// once per round.
     words: &'w [u32],
     /// Number of real page words.
     nwords: usize,
     next: usize,
-    buf: [u64; LANES],
-    bits: [u32; LANES],
+    buf: [[u64; LANES]; 2],
+    bits: [[u32; LANES]; 2],
+    cur: usize,
 }
 
 impl<'w> Lanes<'w> {
-    /// `words` = the page's words plus one trailing zero word.
+    /// `words` = the page's words plus [`WORD_PAD`] trailing zero words.
     fn new(words: &'w [u32]) -> Self {
         let mut buf = [0u64; LANES];
         for (b, &w) in buf.iter_mut().zip(words) {
             *b = u64::from(w);
         }
-        Self { words, nwords: words.len() - 1, next: LANES, buf, bits: [32; LANES] }
+        Self {
+            words,
+            nwords: words.len() - WORD_PAD,
+            next: LANES,
+            buf: [buf; 2],
+            bits: [[32; LANES]; 2],
+            cur: 0,
+        }
     }
 
     /// Removes and returns the next `k` (≤ 31) bits of lane `l`.
     #[inline(always)]
     fn take(&mut self, l: usize, k: u32) -> u32 {
-        let v = (self.buf[l] & ((1u64 << k) - 1)) as u32;
-        self.consume(l, k);
+        let v = (self.buf[self.cur][l] & ((1u64 << k) - 1)) as u32;
+        self.buf[self.cur][l] >>= k;
+        self.bits[self.cur][l] -= k;
         v
-    }
-
-    #[inline(always)]
-    fn consume(&mut self, l: usize, k: u32) {
-        self.buf[l] >>= k;
-        self.bits[l] -= k;
     }
 
     /// Loads one word into lane `l` if it holds fewer than 32 bits.
     #[inline(always)]
     fn refill(&mut self, l: usize) -> Result<()> {
-        if self.bits[l] < 32 {
+        let c = self.cur;
+        if self.bits[c][l] < 32 {
             if self.next >= self.nwords {
                 return Err(DecodeErrorKind::InputOverrun);
             }
-            let w = self.words[self.next];
-            self.buf[l] |= u64::from(w) << self.bits[l];
-            self.bits[l] += 32;
+            self.buf[c][l] |= u64::from(self.words[self.next]) << self.bits[c][l];
+            self.bits[c][l] += 32;
             self.next += 1;
         }
         Ok(())
     }
 
-    /// Decodes one symbol and its extra bits from lane `l` with `table`. Returns the entry
-    /// and the extra-bit value. Errors on an empty code.
+    /// Decodes one step on lane `l`: looks up `e` (already found for the lane's bits),
+    /// consumes its codeword and extra bits, and returns it with value + extra bits.
     #[inline(always)]
-    fn decode(&mut self, l: usize, table: &Table, code: CodeKind) -> Result<(Kind, u32, u32)> {
-        let b = self.buf[l];
-        self.finish_decode(l, b, table.lookup(b), code)
-    }
-
-    /// Like [`Lanes::decode`] for a block's literal/length (`distance == 0`) or distance
-    /// (`distance == 1`) code.
-    #[inline(always)]
-    fn decode_block(&mut self, l: usize, codes: &BlockCodes, distance: usize) -> Result<(Kind, u32, u32)> {
-        let b = self.buf[l];
-        let code = if distance == 0 { CodeKind::LitLen } else { CodeKind::Distance };
-        self.finish_decode(l, b, codes.lookup(distance, b), code)
-    }
-
-    #[inline(always)]
-    fn finish_decode(&mut self, l: usize, b: u64, e: crate::huffman::Entry, code: CodeKind) -> Result<(Kind, u32, u32)> {
-        let kind = e.kind();
-        if kind == Kind::Empty {
+    fn step(&mut self, l: usize, e: Entry, code: CodeKind) -> Result<(Entry, u32)> {
+        if e.kind() == Kind::Empty {
             return Err(DecodeErrorKind::EmptyCode(code));
         }
-        let (len, extra) = (e.len(), e.extra());
-        let x = ((b >> len) & ((1u64 << extra) - 1)) as u32;
-        self.consume(l, len + extra);
-        Ok((kind, e.value(), x))
+        let b = self.buf[self.cur][l];
+        let v = e.value_with_extra(b);
+        self.buf[self.cur][l] = b >> e.total();
+        self.bits[self.cur][l] -= e.total();
+        Ok((e, v))
+    }
+
+    /// One precode step on lane `l`.
+    fn decode_precode(&mut self, l: usize, table: &Table) -> Result<(Entry, u32)> {
+        let e = table.lookup(self.buf[self.cur][l]);
+        self.step(l, e, CodeKind::Precode)
+    }
+
+    /// One literal/length (`distance == 0`) or distance (`distance == 1`) step on lane `l`.
+    #[inline(always)]
+    fn decode_block(&mut self, l: usize, codes: &BlockCodes, distance: u32) -> Result<(Entry, u32)> {
+        let e = codes.lookup(distance, self.buf[self.cur][l]);
+        let code = if distance == 0 { CodeKind::LitLen } else { CodeKind::Distance };
+        self.step(l, e, code)
     }
 }
 
@@ -132,7 +147,7 @@ impl PageDecoder {
         Self {
             words: Vec::with_capacity(MAX_PAGE_DECODED / 4 + 256),
             codes: BlockCodes::new(),
-            precode: Table::new(Alphabet::Precode),
+            precode: Table::new(),
             fixed,
             lens: [0; NUM_LITLEN_SYMS + NUM_DIST_SYMS],
         }
@@ -151,9 +166,12 @@ impl PageDecoder {
             return Err(DecodeError::new(kind, 0));
         }
         let mut words = std::mem::take(&mut self.words);
+        let n = page.len() / 4;
         words.clear();
-        words.extend(page.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])));
-        words.push(0);
+        words.resize(n + WORD_PAD, 0);
+        for (w, c) in words[..n].iter_mut().zip(page.chunks_exact(4)) {
+            *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        }
         let mut lanes = Lanes::new(&words);
         let r = self.decode_blocks(&mut lanes, out);
         let offset = 4 * lanes.next as u64;
@@ -209,15 +227,16 @@ impl PageDecoder {
         let mut filled = 0usize;
         let mut c = 0usize;
         while filled < total {
-            let (_, sym, extra) = lanes.decode(c, &self.precode, CodeKind::Precode)?;
-            let (value, run) = match sym {
-                0..=15 => (sym as u8, 1),
+            let (e, v) = lanes.decode_precode(c, &self.precode)?;
+            let extra = (v - e.value()) as usize;
+            let (value, run) = match e.value() {
+                sym @ 0..=15 => (sym as u8, 1),
                 16 => {
                     let prev = *lens[..filled].last().ok_or(DecodeErrorKind::RepeatWithoutPrevious)?;
-                    (prev, 3 + extra as usize)
+                    (prev, 3 + extra)
                 }
-                17 => (0, 3 + extra as usize),
-                _ => (0, 11 + extra as usize),
+                17 => (0, 3 + extra),
+                _ => (0, 11 + extra),
             };
             let end = filled + run;
             if end > total {
@@ -257,21 +276,22 @@ struct BlockState {
     pos: usize,
     /// Bit l set: lane l reserved a match last round and owes its distance.
     pending: u32,
-    /// Lane l's reserved match: (start, length).
-    reserved: [(usize, usize); LANES],
+    /// Lane l's reserved match in `reserved[cur][l]`, packed as `start | length << 32` (one
+    /// store per lane in the fast path). The fast path writes a round's new reservations into
+    /// `reserved[cur ^ 1]` and flips `cur` when it accepts the round.
+    reserved: [[u64; LANES]; 2],
+    cur: usize,
 }
 
 /// Spec 3.3.5: the compressed data of a fixed or dynamic block, and its tail. Returns the
 /// new output position.
 ///
-/// Rounds (one step on each of the 32 lanes) normally run on [`fast_round`]; a round it
-/// declines — end of block, an error, anything unusual — is replayed from the same state by
-/// [`serial_round`], the literal transcription of the spec's loop. Both leave identical
-/// state after a full round, so results and errors (kind and offset) are the serial ones.
+/// Rounds normally run on [`fast_round`]; a round it declines is replayed from the same
+/// state by [`serial_round`]. Both leave identical state after a full round.
 fn huffman_block(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], pos: usize) -> Result<usize> {
-    let mut st = BlockState { pos, pending: 0, reserved: [(0, 0); LANES] };
+    let mut st = BlockState { pos, pending: 0, reserved: [[0; LANES]; 2], cur: 0 };
     loop {
-        if !fast_round(lanes, codes, out, &mut st)? && serial_round(lanes, codes, out, &mut st)? {
+        if !fast_round(lanes, codes, out, &mut st) && serial_round(lanes, codes, out, &mut st)? {
             return Ok(st.pos);
         }
     }
@@ -283,22 +303,22 @@ fn serial_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &
     let cap = out.len();
     for c in 0..LANES {
         if st.pending & (1 << c) != 0 {
-            resolve_match(lanes, c, codes, out, st.reserved[c])?;
+            resolve_match(lanes, c, codes, out, unpack(st.reserved[st.cur][c]))?;
             st.pending &= !(1 << c);
         } else {
-            let (kind, value, extra) = lanes.decode_block(c, codes, 0)?;
-            match kind {
+            let (e, v) = lanes.decode_block(c, codes, 0)?;
+            match e.kind() {
                 Kind::Literal => {
                     *out.get_mut(st.pos).ok_or(DecodeErrorKind::OutputOverrun { capacity: cap as u32 })? =
-                        value as u8;
+                        e.literal();
                     st.pos += 1;
                 }
                 Kind::Length => {
-                    let n = (value + extra) as usize;
+                    let n = v as usize;
                     if st.pos + n > cap {
                         return Err(DecodeErrorKind::OutputOverrun { capacity: cap as u32 });
                     }
-                    st.reserved[c] = (st.pos, n);
+                    st.reserved[st.cur][c] = reservation(st.pos, n);
                     st.pending |= 1 << c;
                     st.pos += n;
                 }
@@ -309,13 +329,13 @@ fn serial_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &
                     for k in 1..LANES {
                         let l = (c + k) % LANES;
                         if st.pending & (1 << l) != 0 {
-                            resolve_match(lanes, l, codes, out, st.reserved[l])?;
+                            resolve_match(lanes, l, codes, out, unpack(st.reserved[st.cur][l]))?;
                         }
                         lanes.refill(l)?;
                     }
                     return Ok(true);
                 }
-                _ => return Err(DecodeErrorKind::InvalidSymbol { symbol: value as u16 }),
+                _ => return Err(DecodeErrorKind::InvalidSymbol { symbol: e.value() as u16 }),
             }
         }
         lanes.refill(c)?;
@@ -323,90 +343,104 @@ fn serial_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &
     Ok(false)
 }
 
-/// One round with the lanes' symbol lookups decoupled from the output work, so the 32
-/// independent lookups overlap in the CPU. Returns `false`, having changed nothing, for a
-/// round that needs [`serial_round`]: one containing anything but literals, lengths and
-/// distances (end of block, invalid symbols, empty codes), a distance before the page start,
-/// or output past the page's size.
+/// One round in a single pass over the lanes, optimistically: each lane's lookup, bit
+/// consumption, refill, literal store and match reservation happen together, with no
+/// data-dependent branch; the round is validated at the end. Returns `false`, leaving the
+/// current lane state and reservations untouched, for a round that [`serial_round`] must
+/// replay: one containing anything but literals, lengths and distances (end of block,
+/// invalid symbols, empty codes), a distance before the page start, output past the page's
+/// size, or a refill past the page's end.
 ///
-/// Why the reordering is exact: within a round every lane reads only its own buffer, and
-/// the refills happen in lane order as in the serial schedule. Matches reserved last round
-/// read and write only bytes below this round's first position, and this round's literals
-/// only bytes at or above it, so resolving all of last round's matches (in reservation
-/// order) before writing this round's literals gives the serial result. A non-literal lane
-/// also stores its (meaningless) low value byte at its position: that byte is the start of
-/// a match filled next round, or the position of the next token, overwritten later.
+/// Why this is exact:
+/// * within a round each lane reads only its own buffer, and refills happen in lane order as
+///   in the serial schedule, so every lane's bits are the serial ones;
+/// * matches reserved last round read and write only bytes below this round's first
+///   position; this round's literals write only at or above it. So last round's matches can
+///   be resolved after the pass, in reservation (lane) order, with the serial result;
+/// * every lane stores its literal byte field at its position (meaningless for a
+///   non-literal): that byte is the start of a match filled next round, or the position of
+///   the next token, written later. Bytes a declined round wrote are likewise at or above its
+///   first position and are rewritten by the replay before anything reads them, and copies a
+///   declined round already made are redone identically;
+/// * new lane state and reservations go to the other halves of the double buffers and only
+///   become current when the round is accepted.
 #[inline(always)]
-fn fast_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mut BlockState) -> Result<bool> {
-    const LIT: u32 = Kind::Literal as u32;
-    const LEN: u32 = Kind::Length as u32;
-    const DIST: u32 = Kind::Distance as u32;
+fn fast_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mut BlockState) -> bool {
+    let pending = st.pending;
+    let (cur, nxt) = (lanes.cur, lanes.cur ^ 1);
+    let [res_a, res_b] = &mut st.reserved;
+    let (reserved, next_reserved) = if st.cur == 0 { (&*res_a, res_b) } else { (&*res_b, res_a) };
 
-    let mut used = [0u32; LANES];
-    let mut value = [0u32; LANES];
-    let mut pos = [0usize; LANES];
     let mut lengths = 0u32;
-    // Everything below is integer arithmetic on purpose: literal/length/distance mixes are
-    // unpredictable, so a branch per lane would mispredict constantly.
-    let mut unusual = 0u32;
+    let mut flags = 0u64;
     let mut p = st.pos;
-    for l in 0..LANES {
-        let b = lanes.buf[l];
-        let owes = (st.pending >> l) & 1;
-        let e = codes.lookup(owes as usize, b);
-        let (len, extra) = (e.len(), e.extra());
-        let v = e.value() + ((b >> len) & ((1u64 << extra) - 1)) as u32;
-        let kind = e.kind_bits();
-        let is_lit = u32::from(kind == LIT);
-        let is_len = u32::from(kind == LEN);
-        // A lane that owes a distance must decode one, and it must not reach before the page.
-        let dist_ok = u32::from(kind == DIST) & u32::from(v as usize <= st.reserved[l].0);
-        unusual |= (owes & (dist_ok ^ 1)) | ((owes ^ 1) & ((is_lit | is_len) ^ 1));
-        used[l] = len + extra;
-        value[l] = v;
-        pos[l] = p;
-        lengths |= is_len << l;
-        p += (is_lit + (v & is_len.wrapping_neg())) as usize;
-    }
-    if unusual != 0 || p > out.len() {
-        return Ok(false);
-    }
-
-    // Commit the bits and refill in lane order (spec 3.2), without branches.
     let mut next = lanes.next;
     for l in 0..LANES {
-        let buf = lanes.buf[l] >> used[l];
-        let bits = lanes.bits[l] - used[l];
-        let need = u64::from(bits < 32);
-        let w = u64::from(lanes.words[next.min(lanes.nwords)]);
-        lanes.buf[l] = buf | ((w & need.wrapping_neg()) << bits);
-        lanes.bits[l] = bits + 32 * need as u32;
+        let b = lanes.buf[cur][l];
+        let owes = (pending >> l) & 1;
+        let e = codes.lookup(owes, b);
+        let v = e.value_with_extra(b);
+        let total = e.total();
+
+        // Commit the step's bits and refill (spec 3.2), without branches. A refill past the
+        // page reads the zero pad word and is caught after the pass.
+        let bits = lanes.bits[cur][l] - total;
+        let need = u32::from(bits < 32);
+        let w = u64::from(lanes.words[next]);
+        lanes.buf[nxt][l] = (b >> total) | ((w & u64::from(need).wrapping_neg()) << bits);
+        lanes.bits[nxt][l] = bits + 32 * need;
         next += need as usize;
+
+        lengths |= e.flag(LENGTH_FLAG) << l;
+        flags |= e.0;
+        if let Some(byte) = out.get_mut(p) {
+            *byte = e.literal();
+        }
+        // For a length lane this is its reservation; for a lane resolving a distance, the
+        // distance travels here to the copy loop below.
+        next_reserved[l] = reservation(p, v as usize);
+        // Literal: value 1; length: its length; a lane resolving a distance adds nothing.
+        p += (v & owes.wrapping_sub(1)) as usize;
     }
-    lanes.next = next;
-    if next > lanes.nwords {
-        return Err(DecodeErrorKind::InputOverrun);
+
+    // Every lane decoded what its table allows in a normal round: the literal/length table
+    // yields literals, lengths or special entries; the distance table distances or (empty
+    // code) special entries. So "no special entry" means every lane is normal.
+    let special = (flags >> SPECIAL_FLAG) & 1 != 0;
+    if special || p > out.len() || next > lanes.nwords {
+        return false;
     }
 
     // Last round's matches, in reservation (lane) order.
-    let mut owed = st.pending;
+    let mut owed = pending;
     while owed != 0 {
         let l = owed.trailing_zeros() as usize;
         owed &= owed - 1;
-        let (start, n) = st.reserved[l];
-        copy_match(out, start, value[l] as usize, n);
+        let (start, n) = unpack(reserved[l]);
+        let d = (next_reserved[l] >> 32) as usize;
+        if d > start {
+            return false;
+        }
+        copy_match(out, start, d, n);
     }
 
-    // This round's literals and reservations.
-    for l in 0..LANES {
-        if let Some(b) = out.get_mut(pos[l]) {
-            *b = value[l] as u8;
-        }
-        st.reserved[l] = (pos[l], value[l] as usize);
-    }
+    lanes.cur = nxt;
+    lanes.next = next;
+    st.cur ^= 1;
     st.pending = lengths;
     st.pos = p;
-    Ok(true)
+    true
+}
+
+/// A reservation `(start, length)` packed for [`BlockState::reserved`]; both are ≤ 65536.
+#[inline(always)]
+fn reservation(start: usize, len: usize) -> u64 {
+    start as u64 | (len as u64) << 32
+}
+
+#[inline(always)]
+fn unpack(r: u64) -> (usize, usize) {
+    ((r & 0xFFFF_FFFF) as usize, (r >> 32) as usize)
 }
 
 /// Decodes lane `l`'s distance and fills the match reserved at `(start, len)`.
@@ -418,8 +452,8 @@ fn resolve_match(
     out: &mut [u8],
     (start, len): (usize, usize),
 ) -> Result<()> {
-    let (_, base, extra) = lanes.decode_block(l, codes, 1)?;
-    let d = (base + extra) as usize;
+    let (_, d) = lanes.decode_block(l, codes, 1)?;
+    let d = d as usize;
     if d > start {
         return Err(DecodeErrorKind::DistanceTooFar { distance: d as u32, position: start as u32 });
     }
@@ -427,20 +461,52 @@ fn resolve_match(
     Ok(())
 }
 
-/// `out[p + k] = out[p − d + (k mod d)]` for k in 0..n (spec 3.5), for 1 ≤ d ≤ p and
-/// p + n ≤ out.len() (checked by the callers; violating it panics, it cannot corrupt).
+/// `out[p + k] = out[p − d + (k mod d)]` for k in 0..n (spec 3.5), for 1 ≤ d ≤ p,
+/// 3 ≤ n and p + n ≤ out.len() (checked by the callers; violating it panics, it cannot
+/// corrupt). Writes exactly `out[p..p + n]`: bytes after the match may already hold later
+/// tokens.
 #[inline(always)]
 fn copy_match(out: &mut [u8], p: usize, d: usize, n: usize) {
-    if n <= 16 {
-        // Short matches dominate; a forward byte loop also handles any overlap (d < n).
-        for k in p..p + n {
-            out[k] = out[k - d];
+    let s = p - d;
+    if d >= n && n <= 16 {
+        // Two overlapping fixed-size windows cover any length in (w, 2w]; the source lies
+        // wholly before the destination (d ≥ n), so neither window reads what the other wrote.
+        match n {
+            0..=4 => {
+                let (a, b) = (window::<2>(out, s), window::<2>(out, s + n - 2));
+                out[p..p + 2].copy_from_slice(&a);
+                out[p + n - 2..p + n].copy_from_slice(&b);
+            }
+            5..=8 => {
+                let (a, b) = (window::<4>(out, s), window::<4>(out, s + n - 4));
+                out[p..p + 4].copy_from_slice(&a);
+                out[p + n - 4..p + n].copy_from_slice(&b);
+            }
+            _ => {
+                let (a, b) = (window::<8>(out, s), window::<8>(out, s + n - 8));
+                out[p..p + 8].copy_from_slice(&a);
+                out[p + n - 8..p + n].copy_from_slice(&b);
+            }
         }
     } else if d >= n {
-        out.copy_within(p - d..p - d + n, p);
+        out.copy_within(s..s + n, p);
+    } else if d == 1 {
+        let byte = out[s];
+        out[p..p + n].fill(byte);
+    } else if d >= 8 {
+        // Overlapping but at least a word apart: 8-byte chunks in order read only bytes
+        // already final; the last chunk is aligned to the end.
+        let mut k = 0;
+        while k + 8 < n {
+            let w = window::<8>(out, s + k);
+            out[p + k..p + k + 8].copy_from_slice(&w);
+            k += 8;
+        }
+        let w = window::<8>(out, s + n - 8);
+        out[p + n - 8..p + n].copy_from_slice(&w);
     } else {
-        // Overlapping: lay down one period, then double the periodic prefix.
-        out.copy_within(p - d..p, p);
+        // Short period: lay down one period, then double the periodic prefix.
+        out.copy_within(s..p, p);
         let mut done = d;
         while done < n {
             let chunk = done.min(n - done);
@@ -448,6 +514,14 @@ fn copy_match(out: &mut [u8], p: usize, d: usize, n: usize) {
             done += chunk;
         }
     }
+}
+
+/// The `W` bytes at `out[at..]`, as a fixed-size copy the compiler turns into one load.
+#[inline(always)]
+fn window<const W: usize>(out: &[u8], at: usize) -> [u8; W] {
+    let mut w = [0u8; W];
+    w.copy_from_slice(&out[at..at + W]);
+    w
 }
 
 /// Decodes one raw page into `out`, which must be exactly its decoded size (1..=65536).

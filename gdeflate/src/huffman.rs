@@ -14,70 +14,123 @@
 use crate::error::{CodeKind, DecodeErrorKind};
 use crate::tables::{DIST_BASE, DIST_EXTRA, LEN_BASE, LEN_EXTRA, MAX_CODEWORD_LEN};
 
-/// What a decoded symbol is.
+/// What a decoded symbol is (the slow path's view; the fast path reads the flag bits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
+#[repr(u64)]
 pub(crate) enum Kind {
-    /// A literal byte (`value`).
-    Literal = 0,
-    /// A match length: `value` is the base, `extra` the extra-bit count.
-    Length = 1,
-    /// End of block.
-    EndOfBlock = 2,
-    /// A distance: `value` is the base, `extra` the extra-bit count.
+    /// Main-table entry pointing at a subtable (`value` = its start index, `len` its width).
+    Subtable = 0,
+    /// A literal byte ([`Entry::literal`]); `value` is 1, the output it advances.
+    Literal = 1,
+    /// A match length: `value` is the base.
+    Length = 2,
+    /// A distance: `value` is the base.
     Distance = 3,
-    /// A code-length symbol (`value` = 0..=18, `extra` its repeat-count bits).
-    CodeLength = 4,
+    /// End of block.
+    EndOfBlock = 4,
+    /// A code-length symbol (`value` = 0..=18).
+    CodeLength = 5,
     /// Literal/length symbol 286 or 287 (`value` = the symbol).
-    Invalid = 5,
+    Invalid = 6,
     /// The code has no symbols.
-    Empty = 6,
-    /// Main-table entry pointing at a subtable (`value` = its start index).
-    Subtable = 7,
+    Empty = 7,
 }
 
-/// One table entry, packed into a `u32`: bits 0..4 codeword length, bits 4..9 extra-bit
-/// count, bits 9..12 [`Kind`], bits 16..32 value.
+/// Flag: the entry is a match length.
+pub(crate) const LENGTH_FLAG: u32 = 16;
+/// Flag: the entry is a distance (kept for the table's own tests and readers of entries).
+const DISTANCE_FLAG: u32 = 17;
+/// Flag: the entry ends the fast path's round (end of block, symbol 286/287, empty code).
+pub(crate) const SPECIAL_FLAG: u32 = 18;
+
+/// One table entry, packed into a `u64` so that the decoder's fast path reads every field
+/// with one shift and mask:
+///
+/// | bits | field |
+/// |---|---|
+/// | 0..4 | `len`: codeword length (subtable pointer: the subtable's index width) |
+/// | 8..13 | `total`: bits the step consumes, codeword + extra bits (≤ 31) |
+/// | 16, 17, 18 | flags: length; distance; special (end of block, 286/287, empty code) |
+/// | 20..23 | [`Kind`] |
+/// | 24..32 | the literal byte |
+/// | 32..48 | `value`: 1 for a literal (the bytes it advances), the base of a length or distance |
+/// | 48..64 | mask of the extra bits, `(1 << extra) − 1` |
+///
+/// A literal's value being its advance makes "output advance = value + extra bits" hold for
+/// literals and lengths alike, which the fast path exploits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Entry(u32);
+pub(crate) struct Entry(pub(crate) u64);
 
 impl Entry {
     const fn new(len: u32, extra: u32, kind: Kind, value: u32) -> Self {
-        Self(len | (extra << 4) | ((kind as u32) << 9) | (value << 16))
+        let (flags, literal, value) = match kind {
+            Kind::Literal => (0, value, 1),
+            Kind::Length => (1 << LENGTH_FLAG, 0, value),
+            Kind::Distance => (1 << DISTANCE_FLAG, 0, value),
+            Kind::EndOfBlock | Kind::Invalid | Kind::Empty => (1 << SPECIAL_FLAG, 0, value),
+            Kind::CodeLength | Kind::Subtable => (0, 0, value),
+        };
+        Self(
+            len as u64
+                | (((len + extra) as u64) << 8)
+                | flags
+                | ((kind as u64) << 20)
+                | ((literal as u64) << 24)
+                | ((value as u64) << 32)
+                | (((1u64 << extra) - 1) << 48),
+        )
     }
-    /// Codeword length in bits (for a subtable pointer: the main table's width).
+    /// Codeword length in bits (for a subtable pointer: the subtable's index width).
     #[inline(always)]
     pub(crate) const fn len(self) -> u32 {
-        self.0 & 0xF
+        (self.0 & 0xF) as u32
     }
-    /// Extra bits after the codeword.
+    /// Bits consumed by the step: codeword plus extra bits.
     #[inline(always)]
-    pub(crate) const fn extra(self) -> u32 {
-        (self.0 >> 4) & 0x1F
+    pub(crate) const fn total(self) -> u32 {
+        ((self.0 >> 8) & 0x1F) as u32
     }
     #[inline(always)]
     pub(crate) const fn kind(self) -> Kind {
-        match (self.0 >> 9) & 0x7 {
-            0 => Kind::Literal,
-            1 => Kind::Length,
-            2 => Kind::EndOfBlock,
+        match (self.0 >> 20) & 0x7 {
+            0 => Kind::Subtable,
+            1 => Kind::Literal,
+            2 => Kind::Length,
             3 => Kind::Distance,
-            4 => Kind::CodeLength,
-            5 => Kind::Invalid,
-            6 => Kind::Empty,
-            _ => Kind::Subtable,
+            4 => Kind::EndOfBlock,
+            5 => Kind::CodeLength,
+            6 => Kind::Invalid,
+            _ => Kind::Empty,
         }
     }
-    /// The raw [`Kind`] bits, for branch-free classification in the decoder's fast path.
     #[inline(always)]
-    pub(crate) const fn kind_bits(self) -> u32 {
-        (self.0 >> 9) & 0x7
+    const fn is_subtable(self) -> bool {
+        (self.0 >> 20) & 0x7 == 0
+    }
+    /// The flag bit `flag` (0 or 1).
+    #[inline(always)]
+    pub(crate) const fn flag(self, flag: u32) -> u32 {
+        ((self.0 >> flag) & 1) as u32
+    }
+    /// The literal byte of a literal entry.
+    #[inline(always)]
+    pub(crate) const fn literal(self) -> u8 {
+        (self.0 >> 24) as u8
     }
     #[inline(always)]
     pub(crate) const fn value(self) -> u32 {
-        self.0 >> 16
+        (self.0 >> 32) as u32 & 0xFFFF
+    }
+    /// The symbol's value plus its extra bits, read from the bit buffer `b` whose low bits
+    /// are the codeword.
+    #[inline(always)]
+    pub(crate) const fn value_with_extra(self, b: u64) -> u32 {
+        let extra = (b >> self.len()) as u32 & (self.0 >> 48) as u32;
+        self.value() + extra
     }
 }
+
+const EMPTY: Entry = Entry::new(0, 0, Kind::Empty, 0);
 
 /// Which alphabet a table decodes; decides each symbol's [`Entry`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,20 +181,28 @@ impl Alphabet {
 /// distance share one width so that [`BlockCodes`] can select between them by offset.
 pub(crate) const MAIN_BITS: u32 = 10;
 const MAIN_SIZE: usize = 1 << MAIN_BITS;
-const PRECODE_MAIN_BITS: u32 = 7;
+const PRECODE_BITS: u32 = 7;
+
+/// Capacity of [`BlockCodes`]: two main tables plus the worst case of subtables (one of
+/// 2^5 entries per literal/length or distance symbol with a codeword longer than
+/// `MAIN_BITS`: 320 · 32 = 10240), rounded up to a power of two so that masked indices need
+/// no bounds checks.
+const CODES_CAP: usize = 16384;
+const _: () = assert!(2 * MAIN_SIZE + 320 * (1 << (MAX_CODEWORD_LEN - MAIN_BITS)) <= CODES_CAP);
 
 /// Builds the canonical code for `lens` (index = symbol) into `entries`: the main table at
-/// `entries[main_start..main_start + 2^main_bits]` (already allocated), subtables appended at
-/// the end. Validates the code as the reference does (spec 2.6): over-subscribed is invalid;
-/// incomplete is valid only when empty or when a single symbol has length 1.
+/// `entries[main_start..main_start + 2^main_bits]`, subtables at `*next_free` onwards (which
+/// advances). Validates the code as the reference does (spec 2.6): over-subscribed is
+/// invalid; incomplete is valid only when empty or when a single symbol has length 1.
 fn build_code(
-    entries: &mut Vec<Entry>,
+    entries: &mut [Entry],
+    next_free: &mut usize,
     main_start: usize,
     main_bits: u32,
     lens: &[u8],
     alphabet: Alphabet,
 ) -> Result<(), DecodeErrorKind> {
-    let max_allowed = if alphabet == Alphabet::Precode { 7 } else { MAX_CODEWORD_LEN };
+    let max_allowed = if alphabet == Alphabet::Precode { PRECODE_BITS } else { MAX_CODEWORD_LEN };
     let invalid = DecodeErrorKind::InvalidCode(alphabet.code_kind());
     let mut count = [0u32; 16];
     for &l in lens {
@@ -165,7 +226,7 @@ fn build_code(
     let main_size = 1usize << main_bits;
     let main = main_start..main_start + main_size;
     if used == 0 {
-        entries[main].fill(Entry::new(0, 0, Kind::Empty, 0));
+        entries[main].fill(EMPTY);
         return Ok(());
     }
     if left != 0 {
@@ -177,7 +238,7 @@ fn build_code(
         }
         return Err(invalid);
     }
-    entries[main].fill(Entry::new(0, 0, Kind::Empty, 0));
+    entries[main].fill(EMPTY);
 
     let max_len = (1..=15u32).rev().find(|&l| count[l as usize] != 0).unwrap_or(1);
     let sub_bits = max_len.saturating_sub(main_bits);
@@ -209,11 +270,12 @@ fn build_code(
         } else {
             let prefix = main_start + (rev as usize & (main_size - 1));
             let link = entries[prefix];
-            let start = if link.kind() == Kind::Subtable {
+            let start = if link.is_subtable() {
                 link.value() as usize
             } else {
-                let start = entries.len();
-                entries.resize(start + (1 << sub_bits), Entry::new(0, 0, Kind::Empty, 0));
+                let start = *next_free;
+                *next_free += 1 << sub_bits;
+                entries[start..*next_free].fill(EMPTY);
                 entries[prefix] = Entry::new(sub_bits, 0, Kind::Subtable, start as u32);
                 start
             };
@@ -227,42 +289,27 @@ fn build_code(
     Ok(())
 }
 
-/// A decode table for one code (used for the precode).
+/// The precode's decode table: 7-bit codewords, one level.
 #[derive(Clone)]
 pub(crate) struct Table {
-    entries: Vec<Entry>,
-    main_bits: u32,
-    main_mask: u64,
-    alphabet: Alphabet,
+    entries: [Entry; 1 << PRECODE_BITS],
 }
 
 impl Table {
-    pub(crate) fn new(alphabet: Alphabet) -> Self {
-        let main_bits = if alphabet == Alphabet::Precode { PRECODE_MAIN_BITS } else { MAIN_BITS };
-        Self {
-            entries: Vec::with_capacity(MAIN_SIZE + 288 * 32),
-            main_bits,
-            main_mask: (1u64 << main_bits) - 1,
-            alphabet,
-        }
+    pub(crate) fn new() -> Self {
+        Self { entries: [EMPTY; 1 << PRECODE_BITS] }
     }
 
     /// Looks up the entry for the next stream bits `bits` (first bit in bit 0).
     #[inline(always)]
     pub(crate) fn lookup(&self, bits: u64) -> Entry {
-        let e = self.entries[(bits & self.main_mask) as usize];
-        if e.kind() != Kind::Subtable {
-            return e;
-        }
-        let idx = e.value() as u64 + ((bits >> self.main_bits) & ((1u64 << e.len()) - 1));
-        self.entries[idx as usize]
+        self.entries[bits as usize & ((1 << PRECODE_BITS) - 1)]
     }
 
-    /// Builds the table for code lengths `lens` (index = symbol); see [`build_code`].
+    /// Builds the table for precode lengths `lens` (index = symbol); see [`build_code`].
     pub(crate) fn build(&mut self, lens: &[u8]) -> Result<(), DecodeErrorKind> {
-        self.entries.clear();
-        self.entries.resize(1 << self.main_bits, Entry::new(0, 0, Kind::Empty, 0));
-        build_code(&mut self.entries, 0, self.main_bits, lens, self.alphabet)
+        let mut unused = 1 << PRECODE_BITS;
+        build_code(&mut self.entries, &mut unused, 0, PRECODE_BITS, lens, Alphabet::Precode)
     }
 }
 
@@ -271,32 +318,34 @@ impl Table {
 /// A lane that owes a distance selects the second half by offset, without a branch.
 #[derive(Clone)]
 pub(crate) struct BlockCodes {
-    entries: Vec<Entry>,
+    entries: Box<[Entry; CODES_CAP]>,
 }
 
 impl BlockCodes {
     pub(crate) fn new() -> Self {
-        Self { entries: Vec::with_capacity(2 * MAIN_SIZE + 320 * 32) }
+        Self { entries: Box::new([EMPTY; CODES_CAP]) }
     }
 
     /// Builds both codes; distance lengths may be empty (a block without matches).
     pub(crate) fn build(&mut self, litlen: &[u8], dist: &[u8]) -> Result<(), DecodeErrorKind> {
-        self.entries.clear();
-        self.entries.resize(2 * MAIN_SIZE, Entry::new(0, 0, Kind::Empty, 0));
-        build_code(&mut self.entries, 0, MAIN_BITS, litlen, Alphabet::LitLen)?;
-        build_code(&mut self.entries, MAIN_SIZE, MAIN_BITS, dist, Alphabet::Distance)
+        let mut next_free = 2 * MAIN_SIZE;
+        let e = &mut self.entries[..];
+        build_code(e, &mut next_free, 0, MAIN_BITS, litlen, Alphabet::LitLen)?;
+        build_code(e, &mut next_free, MAIN_SIZE, MAIN_BITS, dist, Alphabet::Distance)
     }
 
     /// Looks up the next symbol of bits `bits`: a literal/length when `distance == 0`, a
-    /// distance when `distance == 1`.
+    /// distance when `distance == 1`. Indices are masked into the fixed-size array, so no
+    /// bounds check is needed (entries are in range by construction).
     #[inline(always)]
-    pub(crate) fn lookup(&self, distance: usize, bits: u64) -> Entry {
-        let e = self.entries[(distance << MAIN_BITS) | (bits as usize & (MAIN_SIZE - 1))];
-        if e.kind() != Kind::Subtable {
+    pub(crate) fn lookup(&self, distance: u32, bits: u64) -> Entry {
+        let main = ((distance as usize & 1) << MAIN_BITS) | (bits as usize & (MAIN_SIZE - 1));
+        let e = self.entries[main];
+        if !e.is_subtable() {
             return e;
         }
-        let idx = e.value() as usize + ((bits >> MAIN_BITS) as usize & ((1usize << e.len()) - 1));
-        self.entries[idx]
+        let sub = e.value() as usize + ((bits >> MAIN_BITS) as usize & ((1usize << e.len()) - 1));
+        self.entries[sub & (CODES_CAP - 1)]
     }
 }
 
@@ -305,7 +354,7 @@ mod tests {
     use super::*;
     use crate::tables::{fixed_dist_lengths, fixed_litlen_lengths};
 
-    fn decode_all(t: &Table, lens: &[u8]) {
+    fn decode_all(t: &BlockCodes, which: u32, alphabet: Alphabet, lens: &[u8]) {
         // Every symbol's canonical codeword must decode back to it.
         let mut count = [0u32; 16];
         for &l in lens {
@@ -326,61 +375,81 @@ mod tests {
             next[l as usize] += 1;
             let rev = u64::from(cw.reverse_bits() >> (32 - u32::from(l)));
             // Garbage above the codeword must not matter.
-            let e = t.lookup(rev | (0xABCDu64 << l));
+            let e = t.lookup(which, rev | (0xABCDu64 << l));
             assert_eq!(e.len(), u32::from(l), "symbol {sym}");
-            let expect = t.alphabet.entry(sym, u32::from(l));
+            let expect = alphabet.entry(sym, u32::from(l));
             assert_eq!(e, expect, "symbol {sym}");
         }
     }
 
+    fn litlen_only(lens: &[u8]) -> BlockCodes {
+        let mut t = BlockCodes::new();
+        t.build(lens, &[]).unwrap();
+        t
+    }
+
     #[test]
     fn fixed_codes_decode_every_symbol() {
-        let mut t = Table::new(Alphabet::LitLen);
-        let lens = fixed_litlen_lengths();
-        t.build(&lens).unwrap();
-        decode_all(&t, &lens);
-        let mut d = Table::new(Alphabet::Distance);
-        let dl = fixed_dist_lengths();
-        d.build(&dl).unwrap();
-        decode_all(&d, &dl);
+        let (lit, dist) = (fixed_litlen_lengths(), fixed_dist_lengths());
+        let mut t = BlockCodes::new();
+        t.build(&lit, &dist).unwrap();
+        decode_all(&t, 0, Alphabet::LitLen, &lit);
+        decode_all(&t, 1, Alphabet::Distance, &dist);
     }
 
     #[test]
     fn long_codewords_go_through_subtables() {
-        // A complete code with lengths 1..=14 and two of 15 (a "staircase").
+        // A complete code with lengths 1..=14 and two of 15 (a "staircase"), in both halves.
         let mut lens = vec![0u8; 288];
         for (i, l) in (1..=15u8).enumerate() {
             lens[i] = l;
         }
         lens[15] = 15;
-        let mut t = Table::new(Alphabet::LitLen);
-        t.build(&lens).unwrap();
-        decode_all(&t, &lens);
+        let mut t = BlockCodes::new();
+        t.build(&lens, &lens[..32]).unwrap();
+        decode_all(&t, 0, Alphabet::LitLen, &lens);
+        decode_all(&t, 1, Alphabet::Distance, &lens[..32]);
+    }
+
+    #[test]
+    fn entry_fields_hold_value_extra_and_total() {
+        // Length symbol 284: base 227, 5 extra bits; with extra = 31 it means 258 (spec 2.2).
+        let e = Alphabet::LitLen.entry(284, 8);
+        assert_eq!((e.kind(), e.len(), e.total(), e.value()), (Kind::Length, 8, 13, 227));
+        assert_eq!(e.value_with_extra(0b11111 << 8 | 0xAB), 258);
+        let e = Alphabet::Distance.entry(31, 5);
+        assert_eq!((e.kind(), e.total(), e.value_with_extra(0x3FFF << 5)), (Kind::Distance, 19, 65536));
     }
 
     #[test]
     fn oversubscribed_and_incomplete_codes_are_rejected() {
-        let mut t = Table::new(Alphabet::Distance);
-        assert_eq!(t.build(&[1, 1, 1]), Err(DecodeErrorKind::InvalidCode(CodeKind::Distance)));
-        assert_eq!(t.build(&[2, 2, 2]), Err(DecodeErrorKind::InvalidCode(CodeKind::Distance)));
+        let mut t = BlockCodes::new();
+        let lit = fixed_litlen_lengths();
+        let err = Err(DecodeErrorKind::InvalidCode(CodeKind::Distance));
+        assert_eq!(t.build(&lit, &[1, 1, 1]), err);
+        assert_eq!(t.build(&lit, &[2, 2, 2]), err);
         // A single codeword of length 2 is incomplete and not the allowed special case.
-        assert_eq!(t.build(&[0, 2]), Err(DecodeErrorKind::InvalidCode(CodeKind::Distance)));
+        assert_eq!(t.build(&lit, &[0, 2]), err);
+        assert_eq!(t.build(&[1, 1, 1], &[]), Err(DecodeErrorKind::InvalidCode(CodeKind::LitLen)));
+        let mut p = Table::new();
+        assert_eq!(p.build(&[1, 1, 1]), Err(DecodeErrorKind::InvalidCode(CodeKind::Precode)));
+        assert_eq!(p.build(&[8, 1]), Err(DecodeErrorKind::InvalidCode(CodeKind::Precode)));
     }
 
     #[test]
     fn single_length_one_symbol_decodes_from_either_bit() {
-        let mut t = Table::new(Alphabet::Distance);
-        t.build(&[0, 0, 0, 1]).unwrap();
+        let mut t = BlockCodes::new();
+        t.build(&fixed_litlen_lengths(), &[0, 0, 0, 1]).unwrap();
         for bits in [0u64, 1, 0x55, 0xFFFF] {
-            let e = t.lookup(bits);
+            let e = t.lookup(1, bits);
             assert_eq!((e.kind(), e.value(), e.len()), (Kind::Distance, DIST_BASE[3], 1));
         }
     }
 
     #[test]
     fn empty_code_decodes_to_empty() {
-        let mut t = Table::new(Alphabet::Distance);
-        t.build(&[0; 32]).unwrap();
-        assert_eq!(t.lookup(0x1234).kind(), Kind::Empty);
+        let t = litlen_only(&fixed_litlen_lengths());
+        assert_eq!(t.lookup(1, 0x1234).kind(), Kind::Empty);
+        assert_ne!(t.lookup(0, 0x1234).kind(), Kind::Empty);
     }
 }
