@@ -22,7 +22,7 @@
 //! * every write is checked against the output slice's length before it happens.
 
 use crate::error::{CodeKind, DecodeError, DecodeErrorKind};
-use crate::huffman::{BlockCodes, Entry, Kind, LENGTH_FLAG, SPECIAL_FLAG, Table};
+use crate::huffman::{BlockCodes, Entry, Kind, Table};
 use crate::tables::{
     LANES, MAX_PAGE_DECODED, MIN_PAGE_BYTES, NUM_DIST_SYMS, NUM_LITLEN_SYMS, PRECODE_ORDER,
     fixed_dist_lengths, fixed_litlen_lengths,
@@ -33,11 +33,18 @@ type Result<T> = std::result::Result<T, DecodeErrorKind>;
 /// Zero words after a page's words (see [`Lanes::words`]).
 const WORD_PAD: usize = LANES;
 
+/// One lane's bit buffer (spec 3.2): the next `bits` stream bits, first in bit 0.
+#[derive(Clone, Copy)]
+struct Lane {
+    buf: u64,
+    bits: u64,
+}
+
 /// The lane reader of spec 3.2.
 ///
-/// The lane state is double-buffered: `buf[cur]`/`bits[cur]` are current. [`fast_round`]
-/// writes a round's new state into the other half and makes it current only when it accepts
-/// the round, so declining a round costs nothing.
+/// The lane state is double-buffered: `lane[cur]` is current. [`fast_round`] writes a
+/// round's new state into the other half and makes it current only when it accepts the
+/// round, so declining a round costs nothing.
 struct Lanes<'w> {
     /// The page's words followed by [`WORD_PAD`] zero words: one round refills at most 32
     /// times, so the fast path can load `words[next]` without a branch and check for overrun
@@ -46,47 +53,40 @@ struct Lanes<'w> {
     /// Number of real page words.
     nwords: usize,
     next: usize,
-    buf: [[u64; LANES]; 2],
-    bits: [[u32; LANES]; 2],
+    lane: [[Lane; LANES]; 2],
     cur: usize,
 }
 
 impl<'w> Lanes<'w> {
     /// `words` = the page's words plus [`WORD_PAD`] trailing zero words.
     fn new(words: &'w [u32]) -> Self {
-        let mut buf = [0u64; LANES];
-        for (b, &w) in buf.iter_mut().zip(words) {
-            *b = u64::from(w);
+        let mut lane = [Lane { buf: 0, bits: 32 }; LANES];
+        for (l, &w) in lane.iter_mut().zip(words) {
+            l.buf = u64::from(w);
         }
-        Self {
-            words,
-            nwords: words.len() - WORD_PAD,
-            next: LANES,
-            buf: [buf; 2],
-            bits: [[32; LANES]; 2],
-            cur: 0,
-        }
+        Self { words, nwords: words.len() - WORD_PAD, next: LANES, lane: [lane; 2], cur: 0 }
     }
 
     /// Removes and returns the next `k` (≤ 31) bits of lane `l`.
     #[inline(always)]
     fn take(&mut self, l: usize, k: u32) -> u32 {
-        let v = (self.buf[self.cur][l] & ((1u64 << k) - 1)) as u32;
-        self.buf[self.cur][l] >>= k;
-        self.bits[self.cur][l] -= k;
+        let lane = &mut self.lane[self.cur][l];
+        let v = (lane.buf & ((1u64 << k) - 1)) as u32;
+        lane.buf >>= k;
+        lane.bits -= u64::from(k);
         v
     }
 
     /// Loads one word into lane `l` if it holds fewer than 32 bits.
     #[inline(always)]
     fn refill(&mut self, l: usize) -> Result<()> {
-        let c = self.cur;
-        if self.bits[c][l] < 32 {
+        let lane = &mut self.lane[self.cur][l];
+        if lane.bits < 32 {
             if self.next >= self.nwords {
                 return Err(DecodeErrorKind::InputOverrun);
             }
-            self.buf[c][l] |= u64::from(self.words[self.next]) << self.bits[c][l];
-            self.bits[c][l] += 32;
+            lane.buf |= u64::from(self.words[self.next]) << lane.bits;
+            lane.bits += 32;
             self.next += 1;
         }
         Ok(())
@@ -99,23 +99,23 @@ impl<'w> Lanes<'w> {
         if e.kind() == Kind::Empty {
             return Err(DecodeErrorKind::EmptyCode(code));
         }
-        let b = self.buf[self.cur][l];
-        let v = e.value_with_extra(b);
-        self.buf[self.cur][l] = b >> e.total();
-        self.bits[self.cur][l] -= e.total();
+        let lane = &mut self.lane[self.cur][l];
+        let v = e.value_with_extra(lane.buf);
+        lane.buf >>= e.total();
+        lane.bits -= u64::from(e.total());
         Ok((e, v))
     }
 
     /// One precode step on lane `l`.
     fn decode_precode(&mut self, l: usize, table: &Table) -> Result<(Entry, u32)> {
-        let e = table.lookup(self.buf[self.cur][l]);
+        let e = table.lookup(self.lane[self.cur][l].buf);
         self.step(l, e, CodeKind::Precode)
     }
 
     /// One literal/length (`distance == 0`) or distance (`distance == 1`) step on lane `l`.
     #[inline(always)]
     fn decode_block(&mut self, l: usize, codes: &BlockCodes, distance: u32) -> Result<(Entry, u32)> {
-        let e = codes.lookup(distance, self.buf[self.cur][l]);
+        let e = codes.lookup(distance, self.lane[self.cur][l].buf);
         let code = if distance == 0 { CodeKind::LitLen } else { CodeKind::Distance };
         self.step(l, e, code)
     }
@@ -367,32 +367,34 @@ fn serial_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &
 #[inline(always)]
 fn fast_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mut BlockState) -> bool {
     let pending = st.pending;
-    let (cur, nxt) = (lanes.cur, lanes.cur ^ 1);
+    let [lanes_a, lanes_b] = &mut lanes.lane;
+    let (now, then) = if lanes.cur == 0 { (&*lanes_a, lanes_b) } else { (&*lanes_b, lanes_a) };
     let [res_a, res_b] = &mut st.reserved;
     let (reserved, next_reserved) = if st.cur == 0 { (&*res_a, res_b) } else { (&*res_b, res_a) };
+    let words = lanes.words;
 
-    let mut lengths = 0u32;
+    // Bit l: lane l decoded a length; bit 32 + l: lane l decoded a special entry.
     let mut flags = 0u64;
+    let mut owing = pending;
     let mut p = st.pos;
     let mut next = lanes.next;
     for l in 0..LANES {
-        let b = lanes.buf[cur][l];
-        let owes = (pending >> l) & 1;
+        let Lane { buf: b, bits } = now[l];
+        let owes = owing & 1;
+        owing >>= 1;
         let e = codes.lookup(owes, b);
         let v = e.value_with_extra(b);
         let total = e.total();
 
         // Commit the step's bits and refill (spec 3.2), without branches. A refill past the
-        // page reads the zero pad word and is caught after the pass.
-        let bits = lanes.bits[cur][l] - total;
-        let need = u32::from(bits < 32);
-        let w = u64::from(lanes.words[next]);
-        lanes.buf[nxt][l] = (b >> total) | ((w & u64::from(need).wrapping_neg()) << bits);
-        lanes.bits[nxt][l] = bits + 32 * need;
+        // page reads a zero pad word and is caught after the pass.
+        let bits = bits - u64::from(total);
+        let need = u64::from(bits < 32);
+        let w = u64::from(words[next]);
+        then[l] = Lane { buf: (b >> total) | ((w & need.wrapping_neg()) << bits), bits: bits + 32 * need };
         next += need as usize;
 
-        lengths |= e.flag(LENGTH_FLAG) << l;
-        flags |= e.0;
+        flags |= e.flags() << l;
         if let Some(byte) = out.get_mut(p) {
             *byte = e.literal();
         }
@@ -406,10 +408,10 @@ fn fast_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mu
     // Every lane decoded what its table allows in a normal round: the literal/length table
     // yields literals, lengths or special entries; the distance table distances or (empty
     // code) special entries. So "no special entry" means every lane is normal.
-    let special = (flags >> SPECIAL_FLAG) & 1 != 0;
-    if special || p > out.len() || next > lanes.nwords {
+    if flags >> 32 != 0 || p > out.len() || next > lanes.nwords {
         return false;
     }
+    let lengths = flags as u32;
 
     // Last round's matches, in reservation (lane) order.
     let mut owed = pending;
@@ -424,7 +426,7 @@ fn fast_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mu
         copy_match(out, start, d, n);
     }
 
-    lanes.cur = nxt;
+    lanes.cur ^= 1;
     lanes.next = next;
     st.cur ^= 1;
     st.pending = lengths;

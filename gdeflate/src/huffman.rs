@@ -37,24 +37,25 @@ pub(crate) enum Kind {
 }
 
 /// Flag: the entry is a match length.
-pub(crate) const LENGTH_FLAG: u32 = 16;
-/// Flag: the entry is a distance (kept for the table's own tests and readers of entries).
-const DISTANCE_FLAG: u32 = 17;
+pub(crate) const LENGTH_FLAG: u32 = 28;
 /// Flag: the entry ends the fast path's round (end of block, symbol 286/287, empty code).
-pub(crate) const SPECIAL_FLAG: u32 = 18;
+/// Exactly 32 bits above [`LENGTH_FLAG`], so the decoder accumulates both per lane with one
+/// shift: lane l's length flag lands in bit l, its special flag in bit 32 + l.
+pub(crate) const SPECIAL_FLAG: u32 = LENGTH_FLAG + 32;
 
 /// One table entry, packed into a `u64` so that the decoder's fast path reads every field
-/// with one shift and mask:
+/// with at most one shift and one mask:
 ///
 /// | bits | field |
 /// |---|---|
-/// | 0..4 | `len`: codeword length (subtable pointer: the subtable's index width) |
-/// | 8..13 | `total`: bits the step consumes, codeword + extra bits (≤ 31) |
-/// | 16, 17, 18 | flags: length; distance; special (end of block, 286/287, empty code) |
-/// | 20..23 | [`Kind`] |
-/// | 24..32 | the literal byte |
-/// | 32..48 | `value`: 1 for a literal (the bytes it advances), the base of a length or distance |
-/// | 48..64 | mask of the extra bits, `(1 << extra) − 1` |
+/// | 0..16 | mask of the extra bits, `(1 << extra) − 1` |
+/// | 16..20 | `len`: codeword length (subtable pointer: the subtable's index width) |
+/// | 20..25 | `total`: bits the step consumes, codeword + extra bits (≤ 31) |
+/// | 25..28 | [`Kind`] |
+/// | 28 | flag: length |
+/// | 32..40 | the literal byte |
+/// | 44..60 | `value`: 1 for a literal (the bytes it advances), the base of a length or distance |
+/// | 60 | flag: special (end of block, 286/287, empty code) |
 ///
 /// A literal's value being its advance makes "output advance = value + extra bits" hold for
 /// literals and lengths alike, which the fast path exploits.
@@ -66,33 +67,32 @@ impl Entry {
         let (flags, literal, value) = match kind {
             Kind::Literal => (0, value, 1),
             Kind::Length => (1 << LENGTH_FLAG, 0, value),
-            Kind::Distance => (1 << DISTANCE_FLAG, 0, value),
             Kind::EndOfBlock | Kind::Invalid | Kind::Empty => (1 << SPECIAL_FLAG, 0, value),
-            Kind::CodeLength | Kind::Subtable => (0, 0, value),
+            Kind::Distance | Kind::CodeLength | Kind::Subtable => (0, 0, value),
         };
         Self(
-            len as u64
-                | (((len + extra) as u64) << 8)
+            ((1u64 << extra) - 1)
+                | ((len as u64) << 16)
+                | (((len + extra) as u64) << 20)
+                | ((kind as u64) << 25)
                 | flags
-                | ((kind as u64) << 20)
-                | ((literal as u64) << 24)
-                | ((value as u64) << 32)
-                | (((1u64 << extra) - 1) << 48),
+                | ((literal as u64) << 32)
+                | ((value as u64) << 44),
         )
     }
     /// Codeword length in bits (for a subtable pointer: the subtable's index width).
     #[inline(always)]
     pub(crate) const fn len(self) -> u32 {
-        (self.0 & 0xF) as u32
+        ((self.0 >> 16) & 0xF) as u32
     }
     /// Bits consumed by the step: codeword plus extra bits.
     #[inline(always)]
     pub(crate) const fn total(self) -> u32 {
-        ((self.0 >> 8) & 0x1F) as u32
+        ((self.0 >> 20) & 0x1F) as u32
     }
     #[inline(always)]
     pub(crate) const fn kind(self) -> Kind {
-        match (self.0 >> 20) & 0x7 {
+        match (self.0 >> 25) & 0x7 {
             0 => Kind::Subtable,
             1 => Kind::Literal,
             2 => Kind::Length,
@@ -105,27 +105,27 @@ impl Entry {
     }
     #[inline(always)]
     const fn is_subtable(self) -> bool {
-        (self.0 >> 20) & 0x7 == 0
+        (self.0 >> 25) & 0x7 == 0
     }
-    /// The flag bit `flag` (0 or 1).
+    /// The length flag in bit 0 and the special flag in bit 32.
     #[inline(always)]
-    pub(crate) const fn flag(self, flag: u32) -> u32 {
-        ((self.0 >> flag) & 1) as u32
+    pub(crate) const fn flags(self) -> u64 {
+        (self.0 >> LENGTH_FLAG) & (1 | 1 << 32)
     }
     /// The literal byte of a literal entry.
     #[inline(always)]
     pub(crate) const fn literal(self) -> u8 {
-        (self.0 >> 24) as u8
+        (self.0 >> 32) as u8
     }
     #[inline(always)]
     pub(crate) const fn value(self) -> u32 {
-        (self.0 >> 32) as u32 & 0xFFFF
+        ((self.0 >> 44) & 0xFFFF) as u32
     }
     /// The symbol's value plus its extra bits, read from the bit buffer `b` whose low bits
     /// are the codeword.
     #[inline(always)]
     pub(crate) const fn value_with_extra(self, b: u64) -> u32 {
-        let extra = (b >> self.len()) as u32 & (self.0 >> 48) as u32;
+        let extra = (b >> self.len()) as u32 & (self.0 as u32 & 0xFFFF);
         self.value() + extra
     }
 }
