@@ -50,8 +50,7 @@ pub const CAPABILITIES: Capabilities = Capabilities::empty();
 pub const SPIRV_VERSION: (u8, u8) = (1, 3);
 
 fn main() {
-    let manifest_dir =
-        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
     let shader_dir = manifest_dir.join("shaders");
     println!("cargo::rerun-if-changed=build.rs");
@@ -66,12 +65,10 @@ fn main() {
 /// Compiles every shader of `shader_dir` and writes the `.spv` files and `kernels.rs`.
 fn run(shader_dir: &Path, out_dir: &Path) -> Result<(), String> {
     let mut paths = Vec::new();
-    let entries = fs::read_dir(shader_dir)
-        .map_err(|e| format!("error: cannot list {}: {e}", shader_dir.display()))?;
+    let entries =
+        fs::read_dir(shader_dir).map_err(|e| format!("error: cannot list {}: {e}", shader_dir.display()))?;
     for entry in entries {
-        let path = entry
-            .map_err(|e| format!("error: cannot list {}: {e}", shader_dir.display()))?
-            .path();
+        let path = entry.map_err(|e| format!("error: cannot list {}: {e}", shader_dir.display()))?.path();
         if path.extension().is_some_and(|ext| ext == "wgsl") {
             paths.push(path);
         }
@@ -198,23 +195,17 @@ pub fn spirv_options() -> spv::Options<'static> {
 /// Compiles one WGSL kernel. `path` is used for messages only and its file stem names the
 /// kernel. Errors are complete, human-readable messages.
 pub fn compile_kernel(path: &str, source: &str) -> Result<CompiledKernel, String> {
-    let name = Path::new(path)
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or_default()
-        .to_owned();
+    let name = Path::new(path).file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
     let is_ident = name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !is_ident {
         return Err(format!(
             "{path}: error: kernel file names must be lower_snake_case identifiers (`{name}` is not)"
         ));
     }
 
-    let module = naga::front::wgsl::parse_str(source)
-        .map_err(|e| e.emit_to_string_with_path(source, path))?;
+    let module =
+        naga::front::wgsl::parse_str(source).map_err(|e| e.emit_to_string_with_path(source, path))?;
     let info = Validator::new(ValidationFlags::all(), CAPABILITIES)
         .validate(&module)
         .map_err(|e| e.emit_to_string_with_path(source, path))?;
@@ -239,9 +230,7 @@ pub fn compile_kernel(path: &str, source: &str) -> Result<CompiledKernel, String
     }
 
     let mut layouter = Layouter::default();
-    layouter
-        .update(module.to_ctx())
-        .map_err(|e| format!("{path}: error: layout: {e}"))?;
+    layouter.update(module.to_ctx()).map_err(|e| format!("{path}: error: layout: {e}"))?;
 
     let mut bindings = Vec::new();
     let mut structs = BTreeMap::new();
@@ -251,10 +240,7 @@ pub fn compile_kernel(path: &str, source: &str) -> Result<CompiledKernel, String
         &module,
         &info,
         &spirv_options(),
-        Some(&spv::PipelineOptions {
-            shader_stage: ShaderStage::Compute,
-            entry_point: ep.name.clone(),
-        }),
+        Some(&spv::PipelineOptions { shader_stage: ShaderStage::Compute, entry_point: ep.name.clone() }),
     )
     .map_err(|e| format!("{path}: error: SPIR-V generation failed: {e}"))?;
 
@@ -297,9 +283,7 @@ fn reflect_bindings(
             }
         };
         let Some(rb) = var.binding else {
-            return Err(format!(
-                "{path}: error: `{var_name}` has no @group/@binding"
-            ));
+            return Err(format!("{path}: error: `{var_name}` has no @group/@binding"));
         };
         if ep_info[handle].is_empty() {
             return Err(format!(
@@ -338,10 +322,7 @@ fn collect_structs(
             let reflected = StructOut {
                 size: layout.size,
                 align: layout.alignment * 1,
-                members: members
-                    .iter()
-                    .map(|m| (m.name.clone().unwrap_or_default(), m.offset))
-                    .collect(),
+                members: members.iter().map(|m| (m.name.clone().unwrap_or_default(), m.offset)).collect(),
             };
             out.insert(name, reflected);
             for member in members {
@@ -355,10 +336,7 @@ fn collect_structs(
 }
 
 /// Adds a kernel's structs to the crate-wide set; one name must mean one layout.
-fn merge_structs(
-    all: &mut BTreeMap<String, StructOut>,
-    kernel: &CompiledKernel,
-) -> Result<(), String> {
+fn merge_structs(all: &mut BTreeMap<String, StructOut>, kernel: &CompiledKernel) -> Result<(), String> {
     for (name, layout) in &kernel.structs {
         match all.get(name) {
             Some(existing) if existing != layout => {
@@ -392,23 +370,15 @@ pub fn screaming_snake(name: &str) -> String {
 }
 
 /// Renders `kernels.rs`.
-pub fn generate(
-    kernels: &[(PathBuf, CompiledKernel)],
-    structs: &BTreeMap<String, StructOut>,
-) -> String {
+pub fn generate(kernels: &[(PathBuf, CompiledKernel)], structs: &BTreeMap<String, StructOut>) -> String {
     let mut s = String::new();
     // `write!` into a `String` cannot fail.
     let mut w = |args: std::fmt::Arguments<'_>| s.write_fmt(args).expect("write to String");
-    w(format_args!(
-        "// @generated by kernels/build.rs (naga) from kernels/shaders/*.wgsl. Do not edit.\n\n"
-    ));
+    w(format_args!("// @generated by kernels/build.rs (naga) from kernels/shaders/*.wgsl. Do not edit.\n\n"));
 
     for (path, k) in kernels {
         let ident = k.name.to_ascii_uppercase();
-        let file = path
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         let [x, y, z] = k.workgroup_size;
         w(format_args!(
             "/// The `{}` kernel, from `shaders/{file}`: entry point `{}`, workgroup size \
@@ -432,10 +402,7 @@ pub fn generate(
                 b.group, b.binding, b.kind, b.min_size
             ));
         }
-        w(format_args!(
-            "    ],\n    wgsl: include_str!({:?}),\n    spirv: &[",
-            path.display().to_string()
-        ));
+        w(format_args!("    ],\n    wgsl: include_str!({:?}),\n    spirv: &[", path.display().to_string()));
         for (i, word) in k.spirv.iter().enumerate() {
             let sep = if i % 8 == 0 { "\n        " } else { " " };
             w(format_args!("{sep}{word:#010x},"));
@@ -443,13 +410,9 @@ pub fn generate(
         w(format_args!("\n    ],\n}};\n\n"));
     }
 
-    w(format_args!(
-        "/// Every built-in kernel, sorted by name.\npub const KERNELS: &[&KernelInfo] = &["
-    ));
-    let list: Vec<String> = kernels
-        .iter()
-        .map(|(_, k)| format!("&{}", k.name.to_ascii_uppercase()))
-        .collect();
+    w(format_args!("/// Every built-in kernel, sorted by name.\npub const KERNELS: &[&KernelInfo] = &["));
+    let list: Vec<String> =
+        kernels.iter().map(|(_, k)| format!("&{}", k.name.to_ascii_uppercase())).collect();
     w(format_args!("{}];\n\n", list.join(", ")));
 
     for (name, layout) in structs {
@@ -463,11 +426,8 @@ pub fn generate(
             layout.size,
             layout.align
         ));
-        let members: Vec<String> = layout
-            .members
-            .iter()
-            .map(|(member, offset)| format!("({member:?}, {offset})"))
-            .collect();
+        let members: Vec<String> =
+            layout.members.iter().map(|(member, offset)| format!("({member:?}, {offset})")).collect();
         w(format_args!("{}],\n}};\n\n", members.join(", ")));
     }
     s

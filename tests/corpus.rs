@@ -7,8 +7,7 @@ use common::*;
 fn every_reference_stream_decodes_to_the_manifest_sha256() {
     for (name, stream, want) in corpus_streams() {
         for threads in [1, 0] {
-            let out = dsr_gdeflate::decompress(&stream, threads)
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let out = dsr_gdeflate::decompress(&stream, threads).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(sha256_hex(&out), want, "{name} (threads {threads})");
         }
     }

@@ -64,9 +64,7 @@ impl Compressor {
         }
         // SAFETY: plain allocation call; a null return is handled below.
         let raw = unsafe { sys::libdeflate_alloc_gdeflate_compressor(level) };
-        NonNull::new(raw)
-            .map(|raw| Self { raw, level })
-            .ok_or(RefError::BadLevel)
+        NonNull::new(raw).map(|raw| Self { raw, level }).ok_or(RefError::BadLevel)
     }
 
     /// Compresses 1..=65536 bytes into one raw page.
@@ -76,18 +74,15 @@ impl Compressor {
         }
         let mut npages = 0usize;
         // SAFETY: `self.raw` is a live compressor; `npages` is a valid out-pointer.
-        let bound = unsafe {
-            sys::libdeflate_gdeflate_compress_bound(self.raw.as_ptr(), data.len(), &mut npages)
-        };
+        let bound =
+            unsafe { sys::libdeflate_gdeflate_compress_bound(self.raw.as_ptr(), data.len(), &mut npages) };
         if npages != 1 {
             return Err(RefError::BadInputLength);
         }
         // Level 0 is known to write past `bound`; give every level a full extra page of room.
         let mut out = vec![0u8; bound + PAGE_SIZE + 1024];
-        let mut page = sys::libdeflate_gdeflate_out_page {
-            data: out.as_mut_ptr().cast::<c_void>(),
-            nbytes: out.len(),
-        };
+        let mut page =
+            sys::libdeflate_gdeflate_out_page { data: out.as_mut_ptr().cast::<c_void>(), nbytes: out.len() };
         // SAFETY: `data` is valid for `data.len()` bytes (1..=65536, one page as checked
         // above); `page` describes `out`, writable for `out.len()` bytes, which exceeds the
         // library's bound by a full page.
@@ -132,10 +127,7 @@ impl Decompressor {
         // SAFETY: plain allocation call; a null return is handled below.
         let raw = unsafe { sys::libdeflate_alloc_gdeflate_decompressor() };
         let raw = NonNull::new(raw).expect("libdeflate_alloc_gdeflate_decompressor: out of memory");
-        Self {
-            raw,
-            padded: Vec::new(),
-        }
+        Self { raw, padded: Vec::new() }
     }
 
     /// Decodes one raw page that must produce exactly `out.len()` bytes (1..=65536).
@@ -170,10 +162,7 @@ impl Decompressor {
         self.padded.resize(data.len() + READ_PADDING, 0);
         let mut at = 0;
         for (&(start, len), &size) in pages.iter().zip(out_sizes) {
-            if start.checked_add(len).is_none_or(|end| end > data.len())
-                || size == 0
-                || size > PAGE_SIZE
-            {
+            if start.checked_add(len).is_none_or(|end| end > data.len()) || size == 0 || size > PAGE_SIZE {
                 return Err(RefError::BadInputLength);
             }
             self.decode_padded(start, len, &mut out[at..at + size])?;
@@ -185,11 +174,7 @@ impl Decompressor {
     /// Decodes `self.padded[start..start + len]`, which is followed by at least
     /// `READ_PADDING` bytes of the padded buffer, into `out` (1..=65536 bytes).
     fn decode_padded(&mut self, start: usize, len: usize, out: &mut [u8]) -> Result<(), RefError> {
-        assert!(
-            start + len + READ_PADDING <= self.padded.len()
-                && !out.is_empty()
-                && out.len() <= PAGE_SIZE
-        );
+        assert!(start + len + READ_PADDING <= self.padded.len() && !out.is_empty() && out.len() <= PAGE_SIZE);
         let mut in_page = sys::libdeflate_gdeflate_in_page {
             data: self.padded[start..].as_ptr().cast::<c_void>(),
             nbytes: len,
@@ -211,13 +196,9 @@ impl Decompressor {
         };
         match res {
             sys::libdeflate_result_LIBDEFLATE_SUCCESS if actual == out.len() => Ok(()),
-            sys::libdeflate_result_LIBDEFLATE_SUCCESS => {
-                Err(RefError::WrongSize { produced: actual })
-            }
+            sys::libdeflate_result_LIBDEFLATE_SUCCESS => Err(RefError::WrongSize { produced: actual }),
             sys::libdeflate_result_LIBDEFLATE_BAD_DATA => Err(RefError::BadData),
-            sys::libdeflate_result_LIBDEFLATE_INSUFFICIENT_SPACE => {
-                Err(RefError::InsufficientSpace)
-            }
+            sys::libdeflate_result_LIBDEFLATE_INSUFFICIENT_SPACE => Err(RefError::InsufficientSpace),
             other => Err(RefError::Other(other)),
         }
     }
@@ -246,9 +227,7 @@ unsafe impl Send for Decompressor {}
 /// Returns one page per tile; empty input gives no pages.
 pub fn compress_tiles(data: &[u8], level: i32) -> Result<Vec<Vec<u8>>, RefError> {
     let mut c = Compressor::new(level)?;
-    data.chunks(PAGE_SIZE)
-        .map(|tile| c.compress_page(tile))
-        .collect()
+    data.chunks(PAGE_SIZE).map(|tile| c.compress_page(tile)).collect()
 }
 
 #[cfg(test)]
@@ -260,9 +239,7 @@ mod tests {
         let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
         let page = Compressor::new(6).unwrap().compress_page(&data).unwrap();
         let mut out = vec![0u8; data.len()];
-        Decompressor::new()
-            .decompress_page(&page, &mut out)
-            .unwrap();
+        Decompressor::new().decompress_page(&page, &mut out).unwrap();
         assert_eq!(out, data);
     }
 

@@ -157,7 +157,7 @@ impl PageDecoder {
     ///
     /// Errors carry the byte offset of the read cursor in `page` and no tile.
     pub fn decode(&mut self, page: &[u8], out: &mut [u8]) -> std::result::Result<(), DecodeError> {
-        if page.len() % 4 != 0 || page.len() < MIN_PAGE_BYTES {
+        if !page.len().is_multiple_of(4) || page.len() < MIN_PAGE_BYTES {
             let len = u32::try_from(page.len()).unwrap_or(u32::MAX);
             return Err(DecodeError::new(DecodeErrorKind::BadPageSize { len }, 0));
         }
@@ -199,10 +199,7 @@ impl PageDecoder {
             }
         }
         if pos != out.len() {
-            return Err(DecodeErrorKind::OutputUnderrun {
-                produced: pos as u32,
-                expected: out.len() as u32,
-            });
+            return Err(DecodeErrorKind::OutputUnderrun { produced: pos as u32, expected: out.len() as u32 });
         }
         Ok(())
     }
@@ -299,7 +296,12 @@ fn huffman_block(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], pos:
 
 /// One round, serially, exactly as spec 3.3.5 states it. Returns `true` if the block ended
 /// (end-of-block decoded and the tail run).
-fn serial_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mut BlockState) -> Result<bool> {
+fn serial_round(
+    lanes: &mut Lanes<'_>,
+    codes: &BlockCodes,
+    out: &mut [u8],
+    st: &mut BlockState,
+) -> Result<bool> {
     let cap = out.len();
     for c in 0..LANES {
         if st.pending & (1 << c) != 0 {
@@ -555,8 +557,22 @@ mod tests {
     #[test]
     fn spec_4_2_stored_block_without_alignment_or_nlen() {
         let w = [
-            0x0240_0081, 0x65, 0x6c, 0x6c, 0x6f, 0x2c, 0x20, 0x47, 0x44, 0x65, 0x66, 0x6c, 0x61,
-            0x74, 0x65, 0x21,
+            0x0240_0081,
+            0x65,
+            0x6c,
+            0x6c,
+            0x6f,
+            0x2c,
+            0x20,
+            0x47,
+            0x44,
+            0x65,
+            0x66,
+            0x6c,
+            0x61,
+            0x74,
+            0x65,
+            0x21,
         ];
         let page = words_to_page(&w, 48);
         let mut out = [0u8; 16];

@@ -120,10 +120,9 @@ impl fmt::Display for DecodeErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Self::TruncatedHeader => write!(f, "truncated tile-stream header (fewer than 8 bytes)"),
-            Self::BadCodecId { id, magic } => write!(
-                f,
-                "not a GDeflate tile stream: header starts {id:02X} {magic:02X}, expected 04 FB"
-            ),
+            Self::BadCodecId { id, magic } => {
+                write!(f, "not a GDeflate tile stream: header starts {id:02X} {magic:02X}, expected 04 FB")
+            }
             Self::UnsupportedTileSize { tile_size_idx } => {
                 write!(f, "unsupported tile size index {tile_size_idx} (only 1 = 64 KiB is defined)")
             }
@@ -132,14 +131,12 @@ impl fmt::Display for DecodeErrorKind {
             Self::BadTileOffset => {
                 write!(f, "tile offset is misaligned, out of order or past the end of the input")
             }
-            Self::StreamLengthMismatch { expected, actual } => write!(
-                f,
-                "stream is {actual} bytes but its header and table describe {expected} bytes"
-            ),
-            Self::UncompressedSizeMismatch { stream, caller } => write!(
-                f,
-                "stream decodes to {stream} bytes but {caller} bytes were expected"
-            ),
+            Self::StreamLengthMismatch { expected, actual } => {
+                write!(f, "stream is {actual} bytes but its header and table describe {expected} bytes")
+            }
+            Self::UncompressedSizeMismatch { stream, caller } => {
+                write!(f, "stream decodes to {stream} bytes but {caller} bytes were expected")
+            }
             Self::BadPageSize { len } => {
                 write!(f, "page of {len} bytes (must be a multiple of 4 and at least 128)")
             }

@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod decode;
+pub mod encode;
 pub mod error;
 mod huffman;
 pub mod parallel;
@@ -27,6 +28,7 @@ pub mod tables;
 pub mod tile_stream;
 
 pub use decode::{PageDecoder, decode_page};
+pub use encode::{Level, PageEncoder, compress, compress_bound, encode_page};
 pub use error::{CodeKind, DecodeError, DecodeErrorKind, EncodeError};
 pub use tables::{LANES, TILE_SIZE};
 pub use tile_stream::{TileStream, tile_count, write_tile_stream};

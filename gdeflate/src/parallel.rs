@@ -13,11 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Number of worker threads to use for a request of `requested` threads (0 = one per
 /// available core) over `items` work items.
 pub fn effective_threads(requested: usize, items: usize) -> usize {
-    let want = if requested == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        requested
-    };
+    let want =
+        if requested == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { requested };
     want.clamp(1, items.max(1))
 }
 
@@ -98,10 +95,15 @@ mod tests {
     fn results_are_in_index_order_for_any_thread_count() {
         for threads in [1, 2, 3, 8] {
             let items: Vec<u32> = (0..100).collect();
-            let r: Result<Vec<u32>, ()> = try_map(items, threads, || (), |_, i, x| {
-                assert_eq!(i as u32, x);
-                Ok(x * 2)
-            });
+            let r: Result<Vec<u32>, ()> = try_map(
+                items,
+                threads,
+                || (),
+                |_, i, x| {
+                    assert_eq!(i as u32, x);
+                    Ok(x * 2)
+                },
+            );
             assert_eq!(r.unwrap(), (0..100).map(|x| x * 2).collect::<Vec<_>>());
         }
     }
@@ -110,9 +112,14 @@ mod tests {
     fn lowest_indexed_error_wins_for_any_thread_count() {
         for threads in [1, 2, 4, 16] {
             let items: Vec<u32> = (0..200).collect();
-            let r: Result<Vec<u32>, u32> = try_map(items, threads, || (), |_, _, x| {
-                if x % 37 == 36 { Err(x) } else { Ok(x) }
-            });
+            let r: Result<Vec<u32>, u32> = try_map(
+                items,
+                threads,
+                || (),
+                |_, _, x| {
+                    if x % 37 == 36 { Err(x) } else { Ok(x) }
+                },
+            );
             assert_eq!(r, Err(36), "threads = {threads}");
         }
     }

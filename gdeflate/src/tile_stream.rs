@@ -87,7 +87,7 @@ impl<'a> TileStream<'a> {
         let mut prev = 0u64;
         for i in 1..num_tiles {
             let off = u64::from(s.table(i));
-            if off % 4 != 0 || off < prev || off > data_len {
+            if !off.is_multiple_of(4) || off < prev || off > data_len {
                 return Err(DecodeError {
                     kind: DecodeErrorKind::BadTileOffset,
                     tile: Some(i),
@@ -129,11 +129,8 @@ impl<'a> TileStream<'a> {
     /// Byte range of tile `i`'s page in the stream.
     pub fn tile_range(&self, i: u32) -> Range<usize> {
         let off = if i == 0 { 0 } else { self.table(i) as usize };
-        let end = if i + 1 == self.num_tiles {
-            off + self.table(0) as usize
-        } else {
-            self.table(i + 1) as usize
-        };
+        let end =
+            if i + 1 == self.num_tiles { off + self.table(0) as usize } else { self.table(i + 1) as usize };
         self.data_start + off..self.data_start + end
     }
 
@@ -168,7 +165,7 @@ pub fn write_tile_stream<P: AsRef<[u8]>>(pages: &[P], uncompressed_len: u64) -> 
     let mut offset = 0u32;
     for (i, p) in pages.iter().enumerate() {
         let len = p.as_ref().len();
-        assert!(len % 4 == 0, "pages are whole words");
+        assert!(len.is_multiple_of(4), "pages are whole words");
         let entry = if i == 0 { pages[pages.len() - 1].as_ref().len() as u32 } else { offset };
         out.extend_from_slice(&entry.to_le_bytes());
         offset += len as u32;
@@ -214,7 +211,7 @@ mod tests {
 
     #[test]
     fn header_and_table_errors_have_their_kinds() {
-        let p = vec![0u8; 128];
+        let p = [0u8; 128];
         let good = write_tile_stream(&[&p[..], &p[..]], 70000).unwrap();
         let kind = |b: &[u8]| TileStream::parse(b).unwrap_err().kind;
         assert_eq!(kind(&good[..5]), DecodeErrorKind::TruncatedHeader);

@@ -15,11 +15,7 @@ fn copy_source() -> &'static str {
 
 /// 1-based number of the first line containing `needle`.
 fn line_of(source: &str, needle: &str) -> usize {
-    source
-        .lines()
-        .position(|l| l.contains(needle))
-        .expect("needle in source")
-        + 1
+    source.lines().position(|l| l.contains(needle)).expect("needle in source") + 1
 }
 
 fn compile_err(path: &str, source: &str) -> String {
@@ -38,10 +34,7 @@ fn the_real_shader_compiles_to_the_embedded_table() {
     assert_eq!(k.workgroup_size, c.workgroup_size);
     assert_eq!(k.spirv, c.spirv);
     let kinds: Vec<_> = k.bindings.iter().map(|b| b.kind).collect();
-    assert_eq!(
-        kinds,
-        [Kind::Uniform, Kind::StorageRead, Kind::StorageReadWrite]
-    );
+    assert_eq!(kinds, [Kind::Uniform, Kind::StorageRead, Kind::StorageReadWrite]);
 }
 
 #[test]
@@ -94,10 +87,7 @@ fn kernel_rules_are_enforced() {
                   @group(0) @binding(1) var<storage, read> unused: array<u32>;\n\
                   @compute @workgroup_size(64) fn main() { o[0] = 1u; }\n";
     let err = compile_err("k.wgsl", unused);
-    assert!(
-        err.starts_with("k.wgsl: error:") && err.contains("`unused`"),
-        "{err}"
-    );
+    assert!(err.starts_with("k.wgsl: error:") && err.contains("`unused`"), "{err}");
 
     let two = "@group(0) @binding(0) var<storage, read_write> o: array<u32>;\n\
                @compute @workgroup_size(64) fn a() { o[0] = 1u; }\n\
@@ -116,10 +106,7 @@ fn kernel_rules_are_enforced() {
     let err = compile_err("Bad-Name.wgsl", ok);
     assert!(err.contains("lower_snake_case"), "{err}");
     let k = compile_kernel("good_name.wgsl", ok).expect("valid kernel");
-    assert_eq!(
-        (k.name.as_str(), k.workgroup_size),
-        ("good_name", [8, 4, 1])
-    );
+    assert_eq!((k.name.as_str(), k.workgroup_size), ("good_name", [8, 4, 1]));
 }
 
 #[test]

@@ -2,9 +2,7 @@
 //! against naga's SPIR-V front end, and the host structs against naga's layouter.
 
 use core::mem::{align_of, offset_of, size_of};
-use dsr_kernels::{
-    Binding, BindingKind, COPY, COPY_PARAMS_LAYOUT, CopyParams, KERNELS, KernelInfo, kernel,
-};
+use dsr_kernels::{Binding, BindingKind, COPY, COPY_PARAMS_LAYOUT, CopyParams, KERNELS, KernelInfo, kernel};
 use std::collections::HashSet;
 
 #[test]
@@ -21,30 +19,12 @@ fn copy_is_in_the_table_as_written_in_the_shader() {
 #[test]
 fn copy_bindings_are_exactly_params_src_dst() {
     let expected = [
-        Binding {
-            group: 0,
-            binding: 0,
-            kind: BindingKind::Uniform,
-            min_size: 12,
-        },
-        Binding {
-            group: 0,
-            binding: 1,
-            kind: BindingKind::StorageRead,
-            min_size: 4,
-        },
-        Binding {
-            group: 0,
-            binding: 2,
-            kind: BindingKind::StorageReadWrite,
-            min_size: 4,
-        },
+        Binding { group: 0, binding: 0, kind: BindingKind::Uniform, min_size: 12 },
+        Binding { group: 0, binding: 1, kind: BindingKind::StorageRead, min_size: 4 },
+        Binding { group: 0, binding: 2, kind: BindingKind::StorageReadWrite, min_size: 4 },
     ];
     assert_eq!(COPY.bindings, &expected);
-    assert_eq!(
-        COPY.bindings[0].min_size,
-        u64::from(COPY_PARAMS_LAYOUT.size)
-    );
+    assert_eq!(COPY.bindings[0].min_size, u64::from(COPY_PARAMS_LAYOUT.size));
     assert_eq!(COPY.bindings[0].min_size, size_of::<CopyParams>() as u64);
 }
 
@@ -55,11 +35,7 @@ fn table_is_consistent() {
         assert!(names.insert(k.name), "duplicate kernel name {}", k.name);
         assert!(k.workgroup_size.iter().all(|&n| n >= 1), "{}", k.name);
         let keys: Vec<_> = k.bindings.iter().map(|b| (b.group, b.binding)).collect();
-        assert!(
-            keys.windows(2).all(|w| w[0] < w[1]),
-            "{}: bindings unsorted or duplicated",
-            k.name
-        );
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{}: bindings unsorted or duplicated", k.name);
     }
 }
 
@@ -74,21 +50,14 @@ fn copy_params_layout_matches_naga() {
         ("dst_offset_words", offset_of!(CopyParams, dst_offset_words)),
         ("word_count", offset_of!(CopyParams, word_count)),
     ];
-    let reflected: Vec<(&str, usize)> = l
-        .members
-        .iter()
-        .map(|&(name, offset)| (name, offset as usize))
-        .collect();
+    let reflected: Vec<(&str, usize)> =
+        l.members.iter().map(|&(name, offset)| (name, offset as usize)).collect();
     assert_eq!(reflected, host);
 }
 
 #[test]
 fn copy_params_round_trips_through_bytes() {
-    let p = CopyParams {
-        src_offset_words: 1,
-        dst_offset_words: 2,
-        word_count: 3,
-    };
+    let p = CopyParams { src_offset_words: 1, dst_offset_words: 2, word_count: 3 };
     let bytes = bytemuck::bytes_of(&p);
     assert_eq!(bytes.len(), 12);
     assert_eq!(&bytes[8..12], &3u32.to_ne_bytes());
@@ -100,12 +69,9 @@ fn reparse(k: &KernelInfo) -> naga::Module {
     let module = naga::front::spv::Frontend::new(k.spirv.iter().copied(), &options)
         .parse()
         .unwrap_or_else(|e| panic!("{}: SPIR-V does not parse: {e}", k.name));
-    naga::valid::Validator::new(
-        naga::valid::ValidationFlags::all(),
-        naga::valid::Capabilities::empty(),
-    )
-    .validate(&module)
-    .unwrap_or_else(|e| panic!("{}: re-parsed SPIR-V does not validate: {e}", k.name));
+    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::empty())
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{}: re-parsed SPIR-V does not validate: {e}", k.name));
     module
 }
 
@@ -142,15 +108,7 @@ fn spirv_is_well_formed_and_matches_the_table() {
             })
             .collect();
         spv_bindings.sort_by_key(|&(g, b, _)| (g, b));
-        let table: Vec<_> = k
-            .bindings
-            .iter()
-            .map(|b| (b.group, b.binding, b.kind))
-            .collect();
-        assert_eq!(
-            spv_bindings, table,
-            "{}: SPIR-V descriptor bindings",
-            k.name
-        );
+        let table: Vec<_> = k.bindings.iter().map(|b| (b.group, b.binding, b.kind)).collect();
+        assert_eq!(spv_bindings, table, "{}: SPIR-V descriptor bindings", k.name);
     }
 }

@@ -70,19 +70,32 @@ const WGPU_WHY: &str = "the wgpu fallback decoder is not built yet (wgpu issue);
 /// Resolves `requested` to a concrete backend.
 pub fn select_backend(requested: Backend) -> Result<Selection, Error> {
     match requested {
-        Backend::Cpu => Ok(Selection {
-            backend: Backend::Cpu,
-            reason: "requested".into(),
-            is_fallback: false,
-        }),
+        Backend::Cpu => {
+            Ok(Selection { backend: Backend::Cpu, reason: "requested".into(), is_fallback: false })
+        }
         Backend::Vulkan => Err(Error::Unsupported { what: "backend `vulkan`", why: VULKAN_WHY }),
         Backend::Wgpu => Err(Error::Unsupported { what: "backend `wgpu`", why: WGPU_WHY }),
         Backend::Auto => Ok(Selection {
             backend: Backend::Cpu,
-            reason: "no GPU decode backend is built into this version yet; using the CPU decoder"
-                .into(),
+            reason: "no GPU decode backend is built into this version yet; using the CPU decoder".into(),
             is_fallback: true,
         }),
+    }
+}
+
+impl Selection {
+    /// Decodes the tile stream `src` on the selected backend into a new buffer, using up to
+    /// `threads` CPU threads where the backend uses the CPU (0 = one per core).
+    pub fn decompress(&self, src: &[u8], threads: usize) -> Result<Vec<u8>, Error> {
+        match self.backend {
+            Backend::Cpu => crate::cpu::CpuBackend::new(threads).decompress(src),
+            Backend::Vulkan => Err(Error::Unsupported { what: "backend `vulkan`", why: VULKAN_WHY }),
+            Backend::Wgpu => Err(Error::Unsupported { what: "backend `wgpu`", why: WGPU_WHY }),
+            Backend::Auto => Err(Error::Unsupported {
+                what: "backend `auto`",
+                why: "resolve it with select_backend first",
+            }),
+        }
     }
 }
 

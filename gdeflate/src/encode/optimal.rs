@@ -1,0 +1,261 @@
+//! Near-optimal parsing (the highest levels): for each block, choose the token sequence of
+//! minimum estimated bit cost by dynamic programming over all matches the finder reports,
+//! re-estimating symbol costs from the previous pass's result.
+//!
+//! Steps per block:
+//! 1. Walk the block once with the match finder, caching every position's match list
+//!    (increasing lengths). A simulated greedy parse over the same walk feeds the block
+//!    split statistics, so blocks end where the reference's heuristic would end them.
+//! 2. Initial costs come from the greedy parse's symbol counts (Huffman code lengths).
+//! 3. Each pass: backward DP `cost[i] = min(literal + cost[i+1], match(L, D) + cost[i+L])`
+//!    over all cached lengths, then a forward walk gives the tokens and their counts, from
+//!    which the next pass's costs are built. The last pass's tokens are written.
+//!
+//! After a match of at least `nice_len` the finder skips the positions it covers (they get
+//! empty lists), and for such a match only its full length is considered: long runs cost
+//! O(1) per byte, not O(length).
+//!
+//! Invariant: every token sequence produced covers the block exactly (each DP choice at i
+//! advances to a position ≤ the block end, and position `end` is the base case), and every
+//! match is a prefix of a match the finder verified, so it is valid (spec 3.5).
+
+use super::block::{Freqs, MAX_LITLEN_CODEWORD_LEN, dist_sym, len_sym};
+use super::huffman::{HuffScratch, limited_lengths};
+use super::lanes::LaneWriter;
+use super::matchfind::{Match, MatchFinder};
+use super::parse::{BlockSink, Params};
+use crate::tables::{DIST_EXTRA, FIRST_LEN_SYM, LEN_EXTRA, MAX_CODEWORD_LEN, NUM_DIST_SYMS, NUM_LITLEN_SYMS};
+
+/// Assumed cost of a literal/length symbol the previous pass did not use (bits).
+const LITLEN_NOSTAT_BITS: u32 = 13;
+/// Assumed cost of a distance symbol the previous pass did not use (bits).
+const DIST_NOSTAT_BITS: u32 = 10;
+
+/// Per-page buffers of the near-optimal parser, reused across pages.
+pub(crate) struct Optimal {
+    /// Match lists of the block's positions, back to back.
+    matches: Vec<Match>,
+    /// `starts[i]..starts[i + 1]` indexes position `block_start + i`'s list in `matches`.
+    starts: Vec<u32>,
+    /// Minimum cost from each position of the block to its end.
+    cost: Vec<u32>,
+    /// Chosen step at each position: length (1 = literal) and distance.
+    choice: Vec<Match>,
+    freqs: Freqs,
+    litlen_len: [u8; NUM_LITLEN_SYMS],
+    dist_len: [u8; NUM_DIST_SYMS],
+    litlen_cost: [u32; NUM_LITLEN_SYMS],
+    dist_cost: [u32; NUM_DIST_SYMS],
+    /// Cost of a match length 3..=258 (index = length), symbol plus extra bits.
+    len_cost: [u32; 259],
+    scratch: HuffScratch,
+}
+
+impl Optimal {
+    pub(crate) fn new() -> Self {
+        Self {
+            matches: Vec::new(),
+            starts: Vec::new(),
+            cost: Vec::new(),
+            choice: Vec::new(),
+            freqs: Freqs::new(),
+            litlen_len: [0; NUM_LITLEN_SYMS],
+            dist_len: [0; NUM_DIST_SYMS],
+            litlen_cost: [0; NUM_LITLEN_SYMS],
+            dist_cost: [0; NUM_DIST_SYMS],
+            len_cost: [0; 259],
+            scratch: HuffScratch::default(),
+        }
+    }
+
+    /// Parses `data` (one page) block by block and writes the blocks through `sink`.
+    pub(crate) fn parse_page(
+        &mut self,
+        mf: &mut MatchFinder,
+        sink: &mut BlockSink,
+        w: &mut LaneWriter,
+        data: &[u8],
+        p: Params,
+    ) {
+        let n = data.len();
+        let mut start = 0;
+        while start < n {
+            let end = self.gather(mf, sink, data, start, p);
+            // Costs from the simulated greedy parse, then `passes` rounds of DP.
+            self.set_costs_from_freqs_of_greedy(data, start, end);
+            for pass in 0..p.passes {
+                self.dp(data, start, end, p.nice_len);
+                self.count_choices(data, start, end);
+                if pass + 1 < p.passes {
+                    self.set_costs();
+                }
+            }
+            self.emit(sink, data, start, end);
+            sink.end_block(w, data, end, end == n);
+            start = end;
+        }
+        if n == 0 {
+            sink.end_block(w, data, 0, true);
+        }
+    }
+
+    /// Step 1: caches match lists from `start` until the split heuristic ends the block (or
+    /// the page ends). Returns the block's end.
+    fn gather(
+        &mut self,
+        mf: &mut MatchFinder,
+        sink: &mut BlockSink,
+        data: &[u8],
+        start: usize,
+        p: Params,
+    ) -> usize {
+        let n = data.len();
+        self.matches.clear();
+        self.starts.clear();
+        let mut pos = start;
+        let mut next_observation = start;
+        while pos < n {
+            self.starts.push(self.matches.len() as u32);
+            let before = self.matches.len();
+            let best = mf.find_all(data, pos, n - pos, p.nice_len, p.depth, &mut self.matches);
+            if pos >= next_observation {
+                // Greedy simulation for the split statistics (and initial costs).
+                if best >= 3 {
+                    sink.observe_match(best);
+                    next_observation = pos + best;
+                } else {
+                    sink.observe_literal(data[pos]);
+                    next_observation = pos + 1;
+                }
+            }
+            pos += 1;
+            if best >= p.nice_len {
+                // Long match: only its full length is useful; the covered positions get
+                // empty lists (and are inserted into the finder without searching).
+                let last = self.matches[self.matches.len() - 1];
+                self.matches.truncate(before);
+                self.matches.push(last);
+                let skip_end = (pos - 1 + best).min(n);
+                while pos < skip_end {
+                    self.starts.push(self.matches.len() as u32);
+                    pos += 1;
+                }
+                mf.skip_to(data, pos);
+            }
+            if pos >= next_observation && sink.split_due(data, start, pos) {
+                break;
+            }
+        }
+        self.starts.push(self.matches.len() as u32);
+        pos
+    }
+
+    /// Initial costs: symbol counts of a greedy parse over the cache (longest match at each
+    /// position where a token starts).
+    fn set_costs_from_freqs_of_greedy(&mut self, data: &[u8], start: usize, end: usize) {
+        self.freqs.clear();
+        let mut i = start;
+        while i < end {
+            let k = i - start;
+            let (a, b) = (self.starts[k] as usize, self.starts[k + 1] as usize);
+            if a < b {
+                let m = self.matches[b - 1];
+                let len = usize::from(m.len).min(end - i);
+                if len >= 3 {
+                    self.freqs.add_match(len, usize::from(m.dist));
+                    i += len;
+                    continue;
+                }
+            }
+            self.freqs.add_literal(data[i]);
+            i += 1;
+        }
+        self.set_costs();
+    }
+
+    /// Costs (bits) from `self.freqs`: code lengths of a Huffman code for them, with fixed
+    /// guesses for unused symbols.
+    fn set_costs(&mut self) {
+        self.freqs.litlen[256] = 1;
+        limited_lengths(&self.freqs.litlen, MAX_LITLEN_CODEWORD_LEN, &mut self.litlen_len, &mut self.scratch);
+        limited_lengths(&self.freqs.dist, MAX_CODEWORD_LEN, &mut self.dist_len, &mut self.scratch);
+        for (c, &l) in self.litlen_cost.iter_mut().zip(&self.litlen_len) {
+            *c = if l == 0 { LITLEN_NOSTAT_BITS } else { u32::from(l) };
+        }
+        for (s, (c, &l)) in self.dist_cost.iter_mut().zip(&self.dist_len).enumerate() {
+            *c = if l == 0 { DIST_NOSTAT_BITS } else { u32::from(l) } + u32::from(DIST_EXTRA[s]);
+        }
+        for len in 3..=258 {
+            let s = len_sym(len);
+            self.len_cost[len] = self.litlen_cost[s] + u32::from(LEN_EXTRA[s - FIRST_LEN_SYM as usize]);
+        }
+    }
+
+    /// Step 3's backward DP over positions `start..end`.
+    fn dp(&mut self, data: &[u8], start: usize, end: usize, nice_len: usize) {
+        let n = end - start;
+        self.cost.clear();
+        self.cost.resize(n + 1, 0);
+        self.choice.clear();
+        self.choice.resize(n + 1, Match { len: 1, dist: 0 });
+        let long_len_cost = self.len_cost[258];
+        for k in (0..n).rev() {
+            let mut best = self.litlen_cost[usize::from(data[start + k])] + self.cost[k + 1];
+            let mut choice = Match { len: 1, dist: 0 };
+            let (a, b) = (self.starts[k] as usize, self.starts[k + 1] as usize);
+            let room = n - k;
+            let mut next_len = 3;
+            let long = a < b && usize::from(self.matches[b - 1].len) >= nice_len;
+            for m in &self.matches[a..b] {
+                let dist = usize::from(m.dist);
+                let dcost = self.dist_cost[dist_sym(dist)];
+                let top = usize::from(m.len).min(room);
+                let from = if long { top.max(3) } else { next_len };
+                let mut len = from;
+                while len <= top {
+                    let lc = if len <= 258 { self.len_cost[len] } else { long_len_cost };
+                    let c = lc + dcost + self.cost[k + len];
+                    if c < best {
+                        best = c;
+                        choice = Match { len: len as u16, dist: m.dist };
+                    }
+                    len += 1;
+                }
+                next_len = top + 1;
+            }
+            self.cost[k] = best;
+            self.choice[k] = choice;
+        }
+    }
+
+    /// Counts the symbols of the DP's chosen path into `self.freqs`.
+    fn count_choices(&mut self, data: &[u8], start: usize, end: usize) {
+        self.freqs.clear();
+        let mut k = 0;
+        while k < end - start {
+            let c = self.choice[k];
+            if c.len == 1 {
+                self.freqs.add_literal(data[start + k]);
+                k += 1;
+            } else {
+                self.freqs.add_match(usize::from(c.len), usize::from(c.dist));
+                k += usize::from(c.len);
+            }
+        }
+    }
+
+    /// Hands the chosen path's tokens to the sink.
+    fn emit(&self, sink: &mut BlockSink, data: &[u8], start: usize, end: usize) {
+        let mut k = 0;
+        while k < end - start {
+            let c = self.choice[k];
+            if c.len == 1 {
+                sink.push_literal(data[start + k]);
+                k += 1;
+            } else {
+                sink.push_match(usize::from(c.len), usize::from(c.dist));
+                k += usize::from(c.len);
+            }
+        }
+    }
+}
