@@ -27,6 +27,9 @@ pub mod parallel;
 pub mod tables;
 pub mod tile_stream;
 
+#[cfg(test)]
+mod crafted_tests;
+
 pub use decode::{PageDecoder, decode_page};
 pub use encode::{Level, PageEncoder, compress, compress_bound, encode_page};
 pub use error::{CodeKind, DecodeError, DecodeErrorKind, EncodeError};

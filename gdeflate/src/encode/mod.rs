@@ -29,7 +29,7 @@
 
 mod block;
 mod huffman;
-mod lanes;
+pub(crate) mod lanes;
 mod matchfind;
 mod optimal;
 mod parse;
