@@ -22,7 +22,7 @@
 //! * every write is checked against the output slice's length before it happens.
 
 use crate::error::{CodeKind, DecodeError, DecodeErrorKind};
-use crate::huffman::{BlockCodes, Entry, Kind, Table};
+use crate::huffman::{BlockCodes, Entry, Kind, NOT_LITERAL_FLAG, Table};
 use crate::tables::{
     LANES, MAX_PAGE_DECODED, MIN_PAGE_BYTES, NUM_DIST_SYMS, NUM_LITLEN_SYMS, PRECODE_ORDER,
     fixed_dist_lengths, fixed_litlen_lengths,
@@ -255,16 +255,63 @@ impl PageDecoder {
 }
 
 /// Spec 3.3.2: LEN from lane 0, then byte i from lane i % 32. Returns the new position.
+///
+/// Long stored blocks (incompressible data) take a shortcut that the schedule allows: once
+/// every lane holds ≥ 32 bits (true after the first round), a lane consumes exactly 32 bits
+/// per 4 rounds and refills exactly once in them, at the round `(bits − 32) / 8` — the same
+/// phase every 4 rounds, since its bit count returns to where it was. So each group of 4
+/// rounds (128 bytes) takes the next 32 page words, assigned to the lanes in (phase, lane)
+/// order, and lane l's 4 bytes of the group are the low 32 bits of its buffer: a transpose.
 fn stored_block(lanes: &mut Lanes<'_>, out: &mut [u8], pos: usize) -> Result<usize> {
     let len = lanes.take(0, 16) as usize;
     let capacity = out.len() as u32;
     let dst = out.get_mut(pos..pos + len).ok_or(DecodeErrorKind::OutputOverrun { capacity })?;
-    for (i, byte) in dst.iter_mut().enumerate() {
+    const GROUP: usize = 4 * LANES;
+    let first = len.min(LANES);
+    stored_bytes(lanes, dst, 0, first)?;
+    let mut done = first;
+    if len - done >= GROUP {
+        // Each lane's refill slot within a group: lanes ordered by (phase, lane).
+        let lane_state = &mut lanes.lane[lanes.cur];
+        let mut slot = [0usize; LANES];
+        let mut taken = 0;
+        for phase in 0..4 {
+            for (l, state) in lane_state.iter().enumerate() {
+                if (state.bits - 32) / 8 == phase {
+                    slot[l] = taken;
+                    taken += 1;
+                }
+            }
+        }
+        while len - done >= GROUP && lanes.next + LANES <= lanes.nwords {
+            let group = &mut dst[done..done + GROUP];
+            let words = &lanes.words[lanes.next..lanes.next + LANES];
+            for (l, state) in lane_state.iter_mut().enumerate() {
+                let bytes = (state.buf as u32).to_le_bytes();
+                for (r, byte) in bytes.into_iter().enumerate() {
+                    group[r * LANES + l] = byte;
+                }
+                // 32 bits out, one word in at the lane's bit count less those 32 bits.
+                state.buf = (state.buf >> 32) | (u64::from(words[slot[l]]) << (state.bits - 32));
+            }
+            lanes.next += LANES;
+            done += GROUP;
+        }
+    }
+    // The rest (a partial group, or groups too close to the page end for the unchecked
+    // loop) byte by byte, which reports a refill past the end exactly where it happens.
+    stored_bytes(lanes, dst, done, len)?;
+    Ok(pos + len)
+}
+
+/// Bytes `from..to` of the stored block `dst`, one step at a time.
+fn stored_bytes(lanes: &mut Lanes<'_>, dst: &mut [u8], from: usize, to: usize) -> Result<()> {
+    for (i, byte) in dst.iter_mut().enumerate().take(to).skip(from) {
         let l = i % LANES;
         *byte = lanes.take(l, 8) as u8;
         lanes.refill(l)?;
     }
-    Ok(pos + len)
+    Ok(())
 }
 
 /// State of a fixed or dynamic block's data between rounds (spec 3.3.5).
@@ -287,11 +334,53 @@ struct BlockState {
 /// state by [`serial_round`]. Both leave identical state after a full round.
 fn huffman_block(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], pos: usize) -> Result<usize> {
     let mut st = BlockState { pos, pending: 0, reserved: [[0; LANES]; 2], cur: 0 };
+    // Whether the last round was all literals: then the next one likely is too, and the
+    // cheaper literal round is tried first (high-entropy data is long runs of literals).
+    let mut literals = false;
     loop {
-        if !fast_round(lanes, codes, out, &mut st) && serial_round(lanes, codes, out, &mut st)? {
+        if literals && st.pending == 0 && literal_round(lanes, codes, out, &mut st) {
+            continue;
+        }
+        let start = st.pos;
+        if fast_round(lanes, codes, out, &mut st) {
+            literals = st.pending == 0 && st.pos == start + LANES;
+        } else if serial_round(lanes, codes, out, &mut st)? {
             return Ok(st.pos);
         }
     }
+}
+
+/// A round in which every lane decodes a literal (no lane owes a distance): lookup, byte,
+/// bits and refill, nothing else. Returns `false`, changing nothing that matters, if any lane
+/// decoded something else (the bytes it wrote are at or above the round's first position and
+/// are rewritten, see [`fast_round`]) or a refill ran past the page.
+#[inline(never)]
+fn literal_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mut BlockState) -> bool {
+    let Some(dst) = out.get_mut(st.pos..st.pos + LANES) else { return false };
+    let [lanes_a, lanes_b] = &mut lanes.lane;
+    let (now, then) = if lanes.cur == 0 { (&*lanes_a, lanes_b) } else { (&*lanes_b, lanes_a) };
+    let words = lanes.words;
+    let mut flags = 0u64;
+    let mut next = lanes.next;
+    for ((lane, new), byte) in now.iter().zip(then.iter_mut()).zip(dst.iter_mut()) {
+        let e = codes.lookup(0, lane.buf);
+        *byte = e.literal();
+        flags |= e.0;
+        let total = e.total();
+        let bits = lane.bits - u64::from(total);
+        let need = u64::from(bits < 32);
+        let w = u64::from(words[next]);
+        *new =
+            Lane { buf: (lane.buf >> total) | ((w & need.wrapping_neg()) << bits), bits: bits + 32 * need };
+        next += need as usize;
+    }
+    if flags & (1 << NOT_LITERAL_FLAG) != 0 || next > lanes.nwords {
+        return false;
+    }
+    lanes.cur ^= 1;
+    lanes.next = next;
+    st.pos += LANES;
+    true
 }
 
 /// One round, serially, exactly as spec 3.3.5 states it. Returns `true` if the block ended
@@ -366,7 +455,7 @@ fn serial_round(
 ///   declined round already made are redone identically;
 /// * new lane state and reservations go to the other halves of the double buffers and only
 ///   become current when the round is accepted.
-#[inline(always)]
+#[inline(never)]
 fn fast_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mut BlockState) -> bool {
     let pending = st.pending;
     let [lanes_a, lanes_b] = &mut lanes.lane;
@@ -375,19 +464,19 @@ fn fast_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mu
     let (reserved, next_reserved) = if st.cur == 0 { (&*res_a, res_b) } else { (&*res_b, res_a) };
     let words = lanes.words;
 
-    // Bit l: lane l decoded a length; bit 32 + l: lane l decoded a special entry.
-    let mut flags = 0u64;
+    // Pass 1, the lanes: lookup, bits, refill. Kept lean so the 32 independent lookups
+    // overlap; what the output work needs goes through two small arrays.
+    let mut entry = [0u64; LANES];
+    let mut value = [0u32; LANES];
     let mut owing = pending;
-    let mut p = st.pos;
     let mut next = lanes.next;
     for l in 0..LANES {
         let Lane { buf: b, bits } = now[l];
-        let owes = owing & 1;
+        let e = codes.lookup(owing & 1, b);
         owing >>= 1;
-        let e = codes.lookup(owes, b);
-        let v = e.value_with_extra(b);
+        entry[l] = e.0;
+        value[l] = e.value_with_extra(b);
         let total = e.total();
-
         // Commit the step's bits and refill (spec 3.2), without branches. A refill past the
         // page reads a zero pad word and is caught after the pass.
         let bits = bits - u64::from(total);
@@ -395,7 +484,15 @@ fn fast_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mu
         let w = u64::from(words[next]);
         then[l] = Lane { buf: (b >> total) | ((w & need.wrapping_neg()) << bits), bits: bits + 32 * need };
         next += need as usize;
+    }
 
+    // Pass 2, the output: positions, literal bytes, reservations, flags.
+    // Bit l of `flags`: lane l decoded a length; bit 32 + l: a special entry.
+    let mut flags = 0u64;
+    let mut p = st.pos;
+    for l in 0..LANES {
+        let e = Entry(entry[l]);
+        let v = value[l];
         flags |= e.flags() << l;
         if let Some(byte) = out.get_mut(p) {
             *byte = e.literal();
@@ -404,6 +501,7 @@ fn fast_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mu
         // distance travels here to the copy loop below.
         next_reserved[l] = reservation(p, v as usize);
         // Literal: value 1; length: its length; a lane resolving a distance adds nothing.
+        let owes = (pending >> l) & 1;
         p += (v & owes.wrapping_sub(1)) as usize;
     }
 
@@ -629,6 +727,37 @@ mod tests {
         let page = words_to_page(&[0x44b, 0x49, 0xc9, 0x89, 0x10d8], 38);
         let e = decode_page(&page, &mut [0u8; 10]).unwrap_err();
         assert_eq!(e.kind, DecodeErrorKind::OutputOverrun { capacity: 10 });
+    }
+
+    #[test]
+    fn stored_blocks_of_every_boundary_length_decode_and_truncations_are_overruns() {
+        // The stored path has three regimes (first round byte by byte, 128-byte groups by
+        // transpose, the rest byte by byte); cover every boundary between them, and pages cut
+        // short inside each, where the group loop must hand over before reading past the end.
+        let mut enc = crate::encode::PageEncoder::new(crate::encode::Level::STORED);
+        let mut state = 0x2545_f491_u32;
+        for len in [1, 2, 31, 32, 33, 127, 128, 159, 160, 161, 288, 289, 1000, 4096, 4097, 65535, 65536] {
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 17;
+                    state ^= state << 5;
+                    state as u8
+                })
+                .collect();
+            let mut page = Vec::new();
+            enc.encode(&data, &mut page).unwrap();
+            let mut out = vec![0u8; len];
+            decode_page(&page, &mut out).unwrap();
+            assert!(out == data, "len {len}");
+            for cut in [4, 132, (page.len() / 2) & !3] {
+                if cut >= page.len() || page.len() - cut < MIN_PAGE_BYTES {
+                    continue;
+                }
+                let e = decode_page(&page[..page.len() - cut], &mut out).unwrap_err();
+                assert_eq!(e.kind, DecodeErrorKind::InputOverrun, "len {len}, cut {cut}");
+            }
+        }
     }
 
     #[test]

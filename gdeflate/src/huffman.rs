@@ -42,6 +42,8 @@ pub(crate) const LENGTH_FLAG: u32 = 28;
 /// Exactly 32 bits above [`LENGTH_FLAG`], so the decoder accumulates both per lane with one
 /// shift: lane l's length flag lands in bit l, its special flag in bit 32 + l.
 pub(crate) const SPECIAL_FLAG: u32 = LENGTH_FLAG + 32;
+/// Flag: the entry is anything but a literal (for the decoder's literal-only rounds).
+pub(crate) const NOT_LITERAL_FLAG: u32 = 61;
 
 /// One table entry, packed into a `u64` so that the decoder's fast path reads every field
 /// with at most one shift and one mask:
@@ -56,6 +58,7 @@ pub(crate) const SPECIAL_FLAG: u32 = LENGTH_FLAG + 32;
 /// | 32..40 | the literal byte |
 /// | 44..60 | `value`: 1 for a literal (the bytes it advances), the base of a length or distance |
 /// | 60 | flag: special (end of block, 286/287, empty code) |
+/// | 61 | flag: not a literal |
 ///
 /// A literal's value being its advance makes "output advance = value + extra bits" hold for
 /// literals and lengths alike, which the fast path exploits.
@@ -64,11 +67,12 @@ pub(crate) struct Entry(pub(crate) u64);
 
 impl Entry {
     const fn new(len: u32, extra: u32, kind: Kind, value: u32) -> Self {
+        const NOT_LITERAL: u64 = 1 << NOT_LITERAL_FLAG;
         let (flags, literal, value) = match kind {
             Kind::Literal => (0, value, 1),
-            Kind::Length => (1 << LENGTH_FLAG, 0, value),
-            Kind::EndOfBlock | Kind::Invalid | Kind::Empty => (1 << SPECIAL_FLAG, 0, value),
-            Kind::Distance | Kind::CodeLength | Kind::Subtable => (0, 0, value),
+            Kind::Length => ((1 << LENGTH_FLAG) | NOT_LITERAL, 0, value),
+            Kind::EndOfBlock | Kind::Invalid | Kind::Empty => ((1 << SPECIAL_FLAG) | NOT_LITERAL, 0, value),
+            Kind::Distance | Kind::CodeLength | Kind::Subtable => (NOT_LITERAL, 0, value),
         };
         Self(
             ((1u64 << extra) - 1)
