@@ -7,7 +7,8 @@
 //! uncompressed bytes per second, for decode and encode alike.
 //!
 //! Run: `cargo bench --bench codec` (add `-- decode` or `-- encode` to filter). Before the
-//! timings it prints a size table: total compressed bytes per level, ours vs the reference.
+//! encode timings it prints a size table: total compressed bytes per level, ours vs the
+//! reference. `decode_scaling` decodes the whole set as one stream on 1, 2, 4, … threads.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use dsr_gdeflate::{Level, TileStream};
@@ -116,6 +117,34 @@ fn decode(cr: &mut Criterion) {
     }
 }
 
+/// Thread scaling over tiles: the whole data set as one tile stream (~170 tiles at level 12),
+/// decoded with 1, 2, 4, … threads up to the machine's cores, so per-call thread start-up is
+/// amortised and the figure measures how tiles spread over cores.
+fn decode_scaling(cr: &mut Criterion) {
+    let c = corpus();
+    let all: Vec<u8> = c.files.iter().flat_map(|(_, d)| d.iter().copied()).collect();
+    let stream = dsr_gdeflate::write_tile_stream(
+        &gdeflate_ref::compress_tiles(&all, 12).expect("reference compress"),
+        all.len() as u64,
+    )
+    .unwrap();
+    let mut out = vec![0u8; all.len()];
+    let cores = dsr_gdeflate::parallel::effective_threads(0, usize::MAX);
+    let mut g = cr.benchmark_group("decode_scaling/level12");
+    g.throughput(Throughput::Bytes(all.len() as u64));
+    let mut threads = 1;
+    loop {
+        g.bench_function(BenchmarkId::new("dsr", threads), |b| {
+            b.iter(|| dsr_gdeflate::decompress_into(&stream, &mut out, threads).unwrap());
+        });
+        if threads >= cores {
+            break;
+        }
+        threads = (threads * 2).min(cores);
+    }
+    g.finish();
+}
+
 fn encode(cr: &mut Criterion) {
     let c = corpus();
     print_size_table(&c);
@@ -154,5 +183,5 @@ fn config() -> Criterion {
         .measurement_time(Duration::from_secs(4))
 }
 
-criterion_group! { name = benches; config = config(); targets = decode, encode }
+criterion_group! { name = benches; config = config(); targets = decode, decode_scaling, encode }
 criterion_main!(benches);
