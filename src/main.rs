@@ -42,6 +42,10 @@ struct CompressArgs {
     /// Worker threads (0 = one per core).
     #[arg(short = 't', long, default_value_t = 0)]
     threads: usize,
+    /// Also print the ratio, the counts of stored/fixed/dynamic blocks over all tiles, and
+    /// the speed.
+    #[arg(long)]
+    stats: bool,
     /// File to compress.
     input: PathBuf,
     /// Where to write the tile stream.
@@ -107,7 +111,7 @@ fn compress(a: &CompressArgs) -> Result<(), String> {
     let level = Level::new(a.level).map_err(|e| e.to_string())?;
     let input = read_input(&a.input)?;
     let t = Instant::now();
-    let stream = dsr_gdeflate::compress(&input, level, a.threads)
+    let (stream, stats) = dsr_gdeflate::compress_with_stats(&input, level, a.threads)
         .map_err(|e| format!("{}: {e}", a.input.display()))?;
     let secs = t.elapsed().as_secs_f64();
     write_output(&a.output, &stream)?;
@@ -123,6 +127,16 @@ fn compress(a: &CompressArgs) -> Result<(), String> {
         dsr_gdeflate::tile_count(input.len() as u64),
         rate(input.len(), secs)
     );
+    if a.stats {
+        let ratio =
+            if stats.input_bytes == 0 { 1.0 } else { stats.output_bytes as f64 / stats.input_bytes as f64 };
+        println!("ratio: {ratio:.4} ({} -> {} bytes)", stats.input_bytes, stats.output_bytes);
+        println!(
+            "blocks: {} stored, {} fixed, {} dynamic",
+            stats.stored_blocks, stats.fixed_blocks, stats.dynamic_blocks
+        );
+        println!("speed: {}", rate(input.len(), secs));
+    }
     Ok(())
 }
 

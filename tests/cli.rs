@@ -145,3 +145,42 @@ fn empty_file_round_trips_through_the_zero_tile_stream() {
     assert!(dsr(&["decompress", s(&gdf), "-o", s(&back)]).status.success());
     assert!(std::fs::read(&back).unwrap().is_empty());
 }
+
+#[test]
+fn compress_stats_reports_ratio_block_counts_and_speed() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = |o: &Output, prefix: &str| {
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        out.lines().find(|l| l.starts_with(prefix)).map(str::to_string)
+    };
+    // Two tiles of random bytes: each page is stored as 65535 + 1 bytes, so 4 stored blocks.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let random: Vec<u8> = (0..131_072)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect();
+    let (input, packed) = (dir.path().join("r.bin"), dir.path().join("r.gdf"));
+    std::fs::write(&input, &random).unwrap();
+    let o = dsr(&["compress", "--stats", "-l", "1", "-t", "2", s(&input), "-o", s(&packed)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(line(&o, "blocks:").as_deref(), Some("blocks: 4 stored, 0 fixed, 0 dynamic"));
+    let size = std::fs::metadata(&packed).unwrap().len();
+    let want = format!("ratio: {:.4} (131072 -> {size} bytes)", size as f64 / 131_072.0);
+    assert_eq!(line(&o, "ratio:"), Some(want));
+    assert!(line(&o, "speed:").is_some_and(|l| l.ends_with(" MB/s")));
+
+    // Text compresses with dynamic blocks; without --stats none of the lines appear.
+    let json = corpus_dir().join("raw/wz_research.json");
+    let o = dsr(&["compress", "--stats", s(&json), "-o", s(&packed)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let blocks = line(&o, "blocks:").unwrap();
+    let dynamic: u64 = blocks.split(", ").nth(2).and_then(|d| d.split(' ').next()?.parse().ok()).unwrap();
+    assert!(dynamic >= 1, "{blocks}");
+    let o = dsr(&["compress", s(&json), "-o", s(&packed)]);
+    assert!(o.status.success());
+    assert!(line(&o, "blocks:").is_none() && line(&o, "ratio:").is_none());
+}

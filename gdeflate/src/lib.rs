@@ -31,7 +31,9 @@ pub mod tile_stream;
 mod crafted_tests;
 
 pub use decode::{PageDecoder, decode_page};
-pub use encode::{Level, PageEncoder, compress, compress_bound, encode_page};
+pub use encode::{
+    CompressStats, Level, PageEncoder, compress, compress_bound, compress_with_stats, encode_page,
+};
 pub use error::{CodeKind, DecodeError, DecodeErrorKind, EncodeError};
 pub use tables::{LANES, TILE_SIZE};
 pub use tile_stream::{TileStream, tile_count, write_tile_stream};

@@ -146,7 +146,7 @@ struct DynHeader {
 
 /// Bits of `bytes` bytes written as stored blocks of ≤ 65535 bytes (at least one block).
 pub(crate) fn stored_bits(bytes: usize) -> u64 {
-    let blocks = bytes.div_ceil(MAX_STORED_LEN).max(1) as u64;
+    let blocks = stored_blocks(bytes) as u64;
     blocks * STORED_HEADER_BITS + 8 * bytes as u64
 }
 
@@ -164,7 +164,7 @@ pub(crate) struct BlockCoder {
     precode_freq: [u32; NUM_PRECODE_SYMS],
 }
 
-/// Which encoding a block was written with (exposed for tests and statistics).
+/// Which encoding a block was written with (counted for [`super::CompressStats`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BlockType {
     Stored,
@@ -308,11 +308,16 @@ fn put_block_header(w: &mut LaneWriter, last: bool, btype: u32) {
     w.refill(0);
 }
 
+/// Number of stored blocks [`write_stored`] writes for `bytes` bytes.
+pub(crate) fn stored_blocks(bytes: usize) -> usize {
+    bytes.div_ceil(MAX_STORED_LEN).max(1)
+}
+
 /// Writes `bytes` as stored blocks of ≤ 65535 bytes (an empty input gives one empty block);
 /// only the final piece carries BFINAL = `last`. Spec 3.3.2: LEN right after the header on
 /// lane 0, byte i on lane i % 32, each followed by the decoder's refill.
 pub(crate) fn write_stored(w: &mut LaneWriter, bytes: &[u8], last: bool) {
-    let pieces = bytes.len().div_ceil(MAX_STORED_LEN).max(1);
+    let pieces = stored_blocks(bytes.len());
     for k in 0..pieces {
         let piece =
             &bytes[(k * MAX_STORED_LEN).min(bytes.len())..((k + 1) * MAX_STORED_LEN).min(bytes.len())];

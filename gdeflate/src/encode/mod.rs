@@ -2,10 +2,12 @@
 //!
 //! Module layout, each owning one concern:
 //! * this module: the public API ([`Level`], [`PageEncoder`], [`encode_page`], [`compress`],
-//!   [`compress_bound`]), level parameters, and the page-level stored fallback;
-//! * `matchfind`: hash-chain match finder over one page (window = the page);
+//!   [`compress_with_stats`], [`compress_bound`]), level parameters, and the page-level
+//!   stored fallback;
+//! * `matchfind`: match finders over one page (window = the page): a hash table (level 1),
+//!   hash chains (levels 2–7) and binary trees (levels 8–12);
 //! * `parse`: greedy/lazy parsing into tokens and block splitting;
-//! * `optimal`: near-optimal (minimum estimated cost) parsing for the highest levels;
+//! * `optimal`: near-optimal (minimum estimated cost) parsing for levels 8–12;
 //! * `block`: exact bit costs of stored/fixed/dynamic blocks and their serialization;
 //! * `huffman`: length-limited canonical codes and code-length run-length coding;
 //! * `lanes`: the lane writer that lays bits out in the decoder's refill order.
@@ -41,7 +43,7 @@ use crate::error::EncodeError;
 use crate::parallel::try_map;
 use crate::tables::{LANES, MAX_PAGE_DECODED, TILE_SIZE};
 use crate::tile_stream::{HEADER_LEN, MAX_TILES, tile_count, write_tile_stream};
-use block::{stored_bits, write_stored};
+use block::{stored_bits, stored_blocks, write_stored};
 use lanes::LaneWriter;
 use matchfind::MatchFinder;
 use optimal::Optimal;
@@ -82,24 +84,27 @@ impl Level {
 
     /// Match-search parameters; `None` for level 0.
     fn params(self) -> Option<Params> {
-        // (strategy, chain depth, nice length, passes). Levels 1–4 greedy, 5–7 lazy,
-        // 8–12 near-optimal like the reference (spec 5.7), searching deeper and accepting
-        // only longer matches as "good enough" as the level rises.
-        use Strategy::{Greedy, Lazy, Optimal};
+        // (strategy, search depth, nice length, passes). Level 1 is a single-candidate hash
+        // table, levels 2–4 greedy and 5–7 lazy over hash chains (depth = chain entries),
+        // 8–12 near-optimal over binary trees (depth = tree nodes) like the reference
+        // (spec 5.7). With binary trees a deeper search barely changes the size, while
+        // optimal-parse passes do; a small nice length is both faster and, on the corpus,
+        // slightly smaller (long matches are taken whole instead of re-priced per length).
+        use Strategy::{Fast, Greedy, Lazy, Optimal};
         let (strategy, depth, nice_len, passes) = match self.0 {
             0 => return None,
-            1 => (Greedy, 2, 8, 0),
+            1 => (Fast, 1, 8, 0),
             2 => (Greedy, 6, 12, 0),
             3 => (Greedy, 12, 16, 0),
             4 => (Greedy, 24, 32, 0),
             5 => (Lazy, 16, 32, 0),
             6 => (Lazy, 32, 64, 0),
             7 => (Lazy, 100, 130, 0),
-            8 => (Optimal, 24, 64, 1),
-            9 => (Optimal, 32, 96, 2),
-            10 => (Optimal, 48, 128, 2),
-            11 => (Optimal, 64, 192, 3),
-            _ => (Optimal, 64, 258, 4),
+            8 => (Optimal, 24, 32, 1),
+            9 => (Optimal, 32, 48, 2),
+            10 => (Optimal, 48, 48, 2),
+            11 => (Optimal, 48, 48, 3),
+            _ => (Optimal, 32, 32, 3),
         };
         Some(Params {
             strategy,
@@ -123,6 +128,8 @@ impl Default for Level {
 /// code tables and the page word buffer are allocated once and reused for every page.
 pub struct PageEncoder {
     level: Level,
+    /// Blocks of the last page: stored, fixed, dynamic.
+    blocks: [u64; 3],
     mf: MatchFinder,
     sink: BlockSink,
     opt: Optimal,
@@ -134,6 +141,7 @@ impl PageEncoder {
     pub fn new(level: Level) -> Self {
         Self {
             level,
+            blocks: [0; 3],
             mf: MatchFinder::new(level.params().is_some_and(|p| p.len3)),
             sink: BlockSink::new(),
             opt: Optimal::new(),
@@ -156,14 +164,17 @@ impl PageEncoder {
         let stored = stored_bits(data.len());
         if let Some(params) = self.level.params() {
             let bits = parse_page(&mut self.mf, &mut self.sink, &mut self.lanes, data, &mut self.opt, params);
+            self.blocks = self.sink.blocks;
             if bits > stored {
                 // Blocks that were each cheapest on their own can still lose to one stored
                 // run (each extra block costs a header): store the whole page.
                 self.lanes.reset();
                 write_stored(&mut self.lanes, data, true);
+                self.blocks = [stored_blocks(data.len()) as u64, 0, 0];
             }
         } else {
             write_stored(&mut self.lanes, data, true);
+            self.blocks = [stored_blocks(data.len()) as u64, 0, 0];
         }
         debug_assert!(4 * self.lanes.words() <= data.len() + MAX_PAGE_OVERHEAD);
         self.lanes.finish(out);
@@ -183,6 +194,31 @@ pub fn encode_page(data: &[u8], level: Level) -> Result<Vec<u8>, EncodeError> {
 /// count). Empty input gives the 8-byte zero-tile stream. [`EncodeError::TooManyTiles`]
 /// beyond 65535 tiles.
 pub fn compress(data: &[u8], level: Level, threads: usize) -> Result<Vec<u8>, EncodeError> {
+    compress_with_stats(data, level, threads).map(|(stream, _)| stream)
+}
+
+/// What [`compress_with_stats`] did: block counts over all pages, and sizes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CompressStats {
+    /// Stored blocks (BTYPE 0), including whole pages stored because they did not compress.
+    pub stored_blocks: u64,
+    /// Blocks with the fixed codes (BTYPE 1).
+    pub fixed_blocks: u64,
+    /// Blocks with their own codes (BTYPE 2).
+    pub dynamic_blocks: u64,
+    /// Input bytes.
+    pub input_bytes: u64,
+    /// Bytes of the tile stream produced (header and tile table included).
+    pub output_bytes: u64,
+}
+
+/// [`compress`], also reporting [`CompressStats`] (the statistics, like the stream, do not
+/// depend on the thread count).
+pub fn compress_with_stats(
+    data: &[u8],
+    level: Level,
+    threads: usize,
+) -> Result<(Vec<u8>, CompressStats), EncodeError> {
     let tiles = tile_count(data.len() as u64);
     if tiles > MAX_TILES as u64 {
         return Err(EncodeError::TooManyTiles { tiles });
@@ -194,10 +230,19 @@ pub fn compress(data: &[u8], level: Level, threads: usize) -> Result<Vec<u8>, En
         || PageEncoder::new(level),
         |enc, _, tile| {
             let mut page = Vec::with_capacity(tile.len() / 2 + 4 * LANES);
-            enc.encode(tile, &mut page).map(|()| page)
+            enc.encode(tile, &mut page).map(|()| (page, enc.blocks))
         },
     )?;
-    write_tile_stream(&pages, data.len() as u64)
+    let mut stats = CompressStats { input_bytes: data.len() as u64, ..CompressStats::default() };
+    for (_, [stored, fixed, dynamic]) in &pages {
+        stats.stored_blocks += stored;
+        stats.fixed_blocks += fixed;
+        stats.dynamic_blocks += dynamic;
+    }
+    let pages: Vec<Vec<u8>> = pages.into_iter().map(|(page, _)| page).collect();
+    let stream = write_tile_stream(&pages, data.len() as u64)?;
+    stats.output_bytes = stream.len() as u64;
+    Ok((stream, stats))
 }
 
 /// Upper bound on [`compress`]'s output size for `len` input bytes: the header, one table

@@ -11,7 +11,8 @@
 //!    over all cached lengths, then a forward walk gives the tokens and their counts, from
 //!    which the next pass's costs are built. The last pass's tokens are written.
 //!
-//! After a match of at least `nice_len` the finder skips the positions it covers (they get
+//! Matches come from the binary-tree finder ([`BtFinder`]). After a match of at least
+//! `nice_len` the finder skips the positions it covers (they get
 //! empty lists), and for such a match only its full length is considered: long runs cost
 //! O(1) per byte, not O(length).
 //!
@@ -19,10 +20,10 @@
 //! advances to a position ≤ the block end, and position `end` is the base case), and every
 //! match is a prefix of a match the finder verified, so it is valid (spec 3.5).
 
-use super::block::{Freqs, MAX_LITLEN_CODEWORD_LEN, dist_sym, len_sym};
+use super::block::{Freqs, MAX_LITLEN_CODEWORD_LEN, len_sym};
 use super::huffman::{HuffScratch, limited_lengths};
 use super::lanes::LaneWriter;
-use super::matchfind::{Match, MatchFinder};
+use super::matchfind::{BtFinder, Match};
 use super::parse::{BlockSink, Params};
 use crate::tables::{DIST_EXTRA, FIRST_LEN_SYM, LEN_EXTRA, MAX_CODEWORD_LEN, NUM_DIST_SYMS, NUM_LITLEN_SYMS};
 
@@ -33,6 +34,8 @@ const DIST_NOSTAT_BITS: u32 = 10;
 
 /// Per-page buffers of the near-optimal parser, reused across pages.
 pub(crate) struct Optimal {
+    /// The match finder (binary trees; see [`BtFinder`]).
+    bt: BtFinder,
     /// Match lists of the block's positions, back to back.
     matches: Vec<Match>,
     /// `starts[i]..starts[i + 1]` indexes position `block_start + i`'s list in `matches`.
@@ -54,6 +57,7 @@ pub(crate) struct Optimal {
 impl Optimal {
     pub(crate) fn new() -> Self {
         Self {
+            bt: BtFinder::new(),
             matches: Vec::new(),
             starts: Vec::new(),
             cost: Vec::new(),
@@ -69,18 +73,12 @@ impl Optimal {
     }
 
     /// Parses `data` (one page) block by block and writes the blocks through `sink`.
-    pub(crate) fn parse_page(
-        &mut self,
-        mf: &mut MatchFinder,
-        sink: &mut BlockSink,
-        w: &mut LaneWriter,
-        data: &[u8],
-        p: Params,
-    ) {
+    pub(crate) fn parse_page(&mut self, sink: &mut BlockSink, w: &mut LaneWriter, data: &[u8], p: Params) {
+        self.bt.reset();
         let n = data.len();
         let mut start = 0;
         while start < n {
-            let end = self.gather(mf, sink, data, start, p);
+            let end = self.gather(sink, data, start, p);
             // Costs from the simulated greedy parse, then `passes` rounds of DP.
             self.set_costs_from_freqs_of_greedy(data, start, end);
             for pass in 0..p.passes {
@@ -101,14 +99,7 @@ impl Optimal {
 
     /// Step 1: caches match lists from `start` until the split heuristic ends the block (or
     /// the page ends). Returns the block's end.
-    fn gather(
-        &mut self,
-        mf: &mut MatchFinder,
-        sink: &mut BlockSink,
-        data: &[u8],
-        start: usize,
-        p: Params,
-    ) -> usize {
+    fn gather(&mut self, sink: &mut BlockSink, data: &[u8], start: usize, p: Params) -> usize {
         let n = data.len();
         self.matches.clear();
         self.starts.clear();
@@ -117,7 +108,7 @@ impl Optimal {
         while pos < n {
             self.starts.push(self.matches.len() as u32);
             let before = self.matches.len();
-            let best = mf.find_all(data, pos, n - pos, p.nice_len, p.depth, &mut self.matches);
+            let best = self.bt.find_all(data, pos, p.nice_len, p.depth, &mut self.matches);
             if pos >= next_observation {
                 // Greedy simulation for the split statistics (and initial costs).
                 if best >= 3 {
@@ -138,9 +129,9 @@ impl Optimal {
                 let skip_end = (pos - 1 + best).min(n);
                 while pos < skip_end {
                     self.starts.push(self.matches.len() as u32);
+                    self.bt.skip(data, pos, p.nice_len, p.depth);
                     pos += 1;
                 }
-                mf.skip_to(data, pos);
             }
             if pos >= next_observation && sink.split_due(data, start, pos) {
                 break;
@@ -194,34 +185,67 @@ impl Optimal {
     /// Step 3's backward DP over positions `start..end`.
     fn dp(&mut self, data: &[u8], start: usize, end: usize, nice_len: usize) {
         let n = end - start;
-        self.cost.clear();
-        self.cost.resize(n + 1, 0);
-        self.choice.clear();
-        self.choice.resize(n + 1, Match { len: 1, dist: 0 });
+        // Every entry below n is written before it is read (the DP runs backwards from the
+        // base case), so the buffers only grow, and are never cleared.
+        if self.cost.len() < n + 1 {
+            self.cost.resize(n + 1, 0);
+            self.choice.resize(n + 1, Match { len: 1, dist: 0, dsym: 0 });
+        }
+        self.cost[n] = 0;
         let long_len_cost = self.len_cost[258];
+        let bytes = &data[start..end];
         for k in (0..n).rev() {
-            let mut best = self.litlen_cost[usize::from(data[start + k])] + self.cost[k + 1];
-            let mut choice = Match { len: 1, dist: 0 };
-            let (a, b) = (self.starts[k] as usize, self.starts[k + 1] as usize);
+            let mut best = self.litlen_cost[usize::from(bytes[k])] + self.cost[k + 1];
+            let mut choice = Match { len: 1, dist: 0, dsym: 0 };
+            let ms = &self.matches[self.starts[k] as usize..self.starts[k + 1] as usize];
             let room = n - k;
-            let mut next_len = 3;
-            let long = a < b && usize::from(self.matches[b - 1].len) >= nice_len;
-            for m in &self.matches[a..b] {
-                let dist = usize::from(m.dist);
-                let dcost = self.dist_cost[dist_sym(dist)];
-                let top = usize::from(m.len).min(room);
-                let from = if long { top.max(3) } else { next_len };
-                let mut len = from;
-                while len <= top {
+            if ms.last().is_some_and(|m| usize::from(m.len) >= nice_len) {
+                // After a long match only each match's full length is considered (see the
+                // module docs), which may exceed 258.
+                for m in ms {
+                    let len = usize::from(m.len).min(room).max(3);
+                    if len > room {
+                        continue;
+                    }
                     let lc = if len <= 258 { self.len_cost[len] } else { long_len_cost };
-                    let c = lc + dcost + self.cost[k + len];
+                    let c = lc + self.dist_cost[usize::from(m.dsym)] + self.cost[k + len];
                     if c < best {
                         best = c;
-                        choice = Match { len: len as u16, dist: m.dist };
+                        choice = Match { len: len as u16, ..*m };
                     }
-                    len += 1;
                 }
-                next_len = top + 1;
+            } else {
+                // Every length from just above the previous match's up to this match's (all
+                // below nice_len ≤ 258), each with the shortest distance that reaches it.
+                // The inner loop works on two equal-length slices, so it has no bounds
+                // checks; ties keep the shortest length, as a plain ascending scan would.
+                let mut next_len = 3;
+                for m in ms {
+                    let top = usize::from(m.len).min(room);
+                    if top < next_len {
+                        continue;
+                    }
+                    let lcs = &self.len_cost[next_len..=top];
+                    let cs = &self.cost[k + next_len..=k + top];
+                    // Minimum of (cost << 8 | offset): the smallest cost, and on ties the
+                    // shortest length, in one branch-free (vectorizable) reduction. Costs are
+                    // < 2^20 (≤ 14 bits per byte of a ≤ 65536-byte block, plus one match) and
+                    // offsets < 256 (lengths 3..=258), so nothing overflows.
+                    let packed = lcs
+                        .iter()
+                        .zip(cs)
+                        .enumerate()
+                        .map(|(i, (&lc, &c))| (lc + c) << 8 | i as u32)
+                        .min()
+                        .unwrap_or(u32::MAX);
+                    let (mbest, mi) = (packed >> 8, (packed & 0xFF) as usize);
+                    let c = mbest + self.dist_cost[usize::from(m.dsym)];
+                    if c < best {
+                        best = c;
+                        choice = Match { len: (next_len + mi) as u16, ..*m };
+                    }
+                    next_len = top + 1;
+                }
             }
             self.cost[k] = best;
             self.choice[k] = choice;

@@ -279,6 +279,48 @@ fn tile_streams_round_trip_and_ignore_thread_count() {
 }
 
 #[test]
+fn corpus_streams_and_stats_are_identical_for_1_2_3_8_threads() {
+    // A multi-tile file with compressible and incompressible tiles (a PNG's compressed data
+    // plus its headers), so pages of every block type are produced concurrently.
+    let data = std::fs::read(corpus_dir().join("glmark2_crate-base.png")).unwrap();
+    let text = std::fs::read(corpus_dir().join("wz_research.json")).unwrap();
+    let data: Vec<u8> = [&data[..], &text[..]].concat();
+    assert!(data.len() > 8 * TILE_SIZE);
+    for level in [1, 4, 6, 9, 12] {
+        let level = Level::new(level).unwrap();
+        let (one, stats) = compress_with_stats(&data, level, 1).unwrap();
+        assert_eq!(stats.input_bytes, data.len() as u64);
+        assert_eq!(stats.output_bytes, one.len() as u64);
+        assert!(
+            stats.stored_blocks + stats.fixed_blocks + stats.dynamic_blocks >= tile_count(data.len() as u64)
+        );
+        for threads in [2, 3, 8] {
+            let (other, other_stats) = compress_with_stats(&data, level, threads).unwrap();
+            assert!(other == one, "level {level:?} threads {threads}");
+            assert_eq!(other_stats, stats, "level {level:?} threads {threads}");
+        }
+        assert!(crate::decompress(&one, 2).unwrap() == data);
+    }
+}
+
+#[test]
+fn stats_count_the_blocks_written() {
+    // Random: every page stored (65535 + 1 bytes = 2 blocks); zeros: one fixed block per
+    // page; text: dynamic blocks only.
+    let random = Rng(5).bytes(3 * TILE_SIZE);
+    let (_, s) = compress_with_stats(&random, Level::FASTEST, 1).unwrap();
+    assert_eq!((s.stored_blocks, s.fixed_blocks, s.dynamic_blocks), (6, 0, 0));
+    let (_, s) = compress_with_stats(&random, Level::STORED, 1).unwrap();
+    assert_eq!((s.stored_blocks, s.fixed_blocks, s.dynamic_blocks), (6, 0, 0));
+    for level in [Level::FASTEST, Level::DEFAULT, Level::BEST] {
+        let (_, s) = compress_with_stats(&vec![0u8; 2 * TILE_SIZE], level, 1).unwrap();
+        assert_eq!((s.stored_blocks, s.fixed_blocks, s.dynamic_blocks), (0, 2, 0), "{level:?}");
+        let (_, s) = compress_with_stats(&text(2 * TILE_SIZE, 3), level, 1).unwrap();
+        assert!(s.stored_blocks == 0 && s.fixed_blocks == 0 && s.dynamic_blocks >= 2, "{level:?} {s:?}");
+    }
+}
+
+#[test]
 fn corpus_round_trips_at_every_level() {
     let files = corpus();
     let mut dec = PageDecoder::new();
