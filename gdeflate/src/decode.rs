@@ -635,70 +635,33 @@ pub fn decode_page(page: &[u8], out: &mut [u8]) -> std::result::Result<(), Decod
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec_examples::{DEFERRED_DISTANCE, LONGEST_MATCH, SINGLE_LITERAL, STORED_HELLO};
 
     fn words_to_page(words: &[u32], total_words: usize) -> Vec<u8> {
         let mut p = vec![0u8; total_words * 4];
-        for (i, w) in words.iter().enumerate() {
-            p[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
+        for (chunk, w) in p.chunks_exact_mut(4).zip(words) {
+            chunk.copy_from_slice(&w.to_le_bytes());
         }
         p
     }
 
     #[test]
-    fn spec_4_1_single_literal_fixed_block() {
-        let page = words_to_page(&[0x0000_0473], 34);
-        let mut out = [0u8; 1];
-        decode_page(&page, &mut out).unwrap();
-        assert_eq!(&out, b"A");
-    }
-
-    #[test]
-    fn spec_4_2_stored_block_without_alignment_or_nlen() {
-        let w = [
-            0x0240_0081,
-            0x65,
-            0x6c,
-            0x6c,
-            0x6f,
-            0x2c,
-            0x20,
-            0x47,
-            0x44,
-            0x65,
-            0x66,
-            0x6c,
-            0x61,
-            0x74,
-            0x65,
-            0x21,
-        ];
-        let page = words_to_page(&w, 48);
-        let mut out = [0u8; 16];
-        decode_page(&page, &mut out).unwrap();
-        assert_eq!(&out, b"Hello, GDeflate!");
-    }
-
-    #[test]
-    fn spec_4_3_deferred_distance_in_the_tail() {
-        let page = words_to_page(&[0x44b, 0x49, 0xc9, 0x89, 0x10d8], 38);
-        let mut out = [0u8; 24];
-        decode_page(&page, &mut out).unwrap();
-        assert_eq!(&out[..], b"abcabcabcabcabcabcabcabc");
-    }
-
-    #[test]
-    fn spec_4_4_longest_match_uses_285_with_16_extra_bits() {
-        let page = words_to_page(&[0x63, 0x00ff_fca3], 35);
-        let mut out = vec![0xAAu8; 65536];
-        decode_page(&page, &mut out).unwrap();
-        assert!(out.iter().all(|&b| b == 0));
+    fn spec_section_4_pages_decode_to_their_bytes() {
+        // 4.1 fixed block, 4.2 stored block without alignment or NLEN, 4.3 a distance read in
+        // the tail, 4.4 the longest match (symbol 285 with 16 extra bits).
+        for ex in [&SINGLE_LITERAL, &STORED_HELLO, &DEFERRED_DISTANCE, &LONGEST_MATCH] {
+            let mut out = vec![0xAAu8; ex.data.len()];
+            decode_page(&ex.page(), &mut out).unwrap();
+            assert!(out == ex.data, "{} bytes", ex.data.len());
+        }
     }
 
     #[test]
     fn pages_with_missing_words_are_an_input_overrun_not_a_panic() {
         // Spec 4.1's page needs 34 words; give it 33.
-        let page = words_to_page(&[0x0000_0473], 33);
-        let e = decode_page(&page, &mut [0u8; 1]).unwrap_err();
+        let page = SINGLE_LITERAL.page();
+        let page = &page[..page.len() - 4];
+        let e = decode_page(page, &mut [0u8; 1]).unwrap_err();
         assert_eq!(e.kind, DecodeErrorKind::InputOverrun);
         assert_eq!(e.offset, 33 * 4);
     }
@@ -721,11 +684,9 @@ mod tests {
 
     #[test]
     fn wrong_expected_size_is_an_underrun_or_overrun() {
-        let page = words_to_page(&[0x0000_0473], 34);
-        let e = decode_page(&page, &mut [0u8; 2]).unwrap_err();
+        let e = decode_page(&SINGLE_LITERAL.page(), &mut [0u8; 2]).unwrap_err();
         assert_eq!(e.kind, DecodeErrorKind::OutputUnderrun { produced: 1, expected: 2 });
-        let page = words_to_page(&[0x44b, 0x49, 0xc9, 0x89, 0x10d8], 38);
-        let e = decode_page(&page, &mut [0u8; 10]).unwrap_err();
+        let e = decode_page(&DEFERRED_DISTANCE.page(), &mut [0u8; 10]).unwrap_err();
         assert_eq!(e.kind, DecodeErrorKind::OutputOverrun { capacity: 10 });
     }
 

@@ -29,6 +29,8 @@ pub mod tile_stream;
 
 #[cfg(test)]
 mod crafted_tests;
+#[cfg(test)]
+mod spec_examples;
 
 pub use decode::{PageDecoder, decode_page};
 pub use encode::{
