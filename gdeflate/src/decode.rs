@@ -325,7 +325,12 @@ struct BlockState {
     /// `reserved[cur ^ 1]` and flips `cur` when it accepts the round.
     reserved: [[u64; LANES]; 2],
     cur: usize,
+    /// `pending` before the last accepted fast round (the lanes that resolved a distance).
+    last_pending: u32,
 }
+
+/// Most non-literal steps in a round for which the next round is run by [`mixed_round`].
+const MIXED_ROUND_MAX: u32 = 4;
 
 /// Spec 3.3.5: the compressed data of a fixed or dynamic block, and its tail. Returns the
 /// new output position.
@@ -333,19 +338,27 @@ struct BlockState {
 /// Rounds normally run on [`fast_round`]; a round it declines is replayed from the same
 /// state by [`serial_round`]. Both leave identical state after a full round.
 fn huffman_block(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], pos: usize) -> Result<usize> {
-    let mut st = BlockState { pos, pending: 0, reserved: [[0; LANES]; 2], cur: 0 };
-    // Whether the last round was all literals: then the next one likely is too, and the
-    // cheaper literal round is tried first (high-entropy data is long runs of literals).
-    let mut literals = false;
+    let mut st = BlockState { pos, pending: 0, reserved: [[0; LANES]; 2], cur: 0, last_pending: 0 };
+    // Non-literal steps (lengths + distances) in the last round decide the next round's
+    // kind: none -> the literal round; a few -> the mixed round, whose branches then rarely
+    // mispredict; many -> the branch-free round (high-entropy data is long runs of literals
+    // with sparse matches; repetitive data is dense in matches).
+    let mut non_literals = LANES as u32;
     loop {
-        if literals && st.pending == 0 && literal_round(lanes, codes, out, &mut st) {
-            continue;
-        }
-        let start = st.pos;
-        if fast_round(lanes, codes, out, &mut st) {
-            literals = st.pending == 0 && st.pos == start + LANES;
+        let accepted = if non_literals == 0 && st.pending == 0 {
+            literal_round(lanes, codes, out, &mut st) || fast_round(lanes, codes, out, &mut st)
+        } else if non_literals <= MIXED_ROUND_MAX {
+            mixed_round(lanes, codes, out, &mut st) || fast_round(lanes, codes, out, &mut st)
+        } else {
+            fast_round(lanes, codes, out, &mut st)
+        };
+        if accepted {
+            // Distances this round = lanes that owed one; lengths = lanes now owing one.
+            non_literals = st.pending.count_ones() + st.last_pending.count_ones();
         } else if serial_round(lanes, codes, out, &mut st)? {
             return Ok(st.pos);
+        } else {
+            non_literals = LANES as u32;
         }
     }
 }
@@ -379,7 +392,77 @@ fn literal_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: 
     }
     lanes.cur ^= 1;
     lanes.next = next;
+    st.last_pending = 0;
     st.pos += LANES;
+    true
+}
+
+/// A round for data with sparse matches: like [`fast_round`] (same double-buffered state,
+/// same validation, same argument for exactness), but literals take a predictable branch
+/// and only lengths and distances take the slow side. Cheaper than the branch-free round
+/// when a round holds few non-literals, costlier when it holds many.
+#[inline(never)]
+fn mixed_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mut BlockState) -> bool {
+    let pending = st.pending;
+    let [lanes_a, lanes_b] = &mut lanes.lane;
+    let (now, then) = if lanes.cur == 0 { (&*lanes_a, lanes_b) } else { (&*lanes_b, lanes_a) };
+    let [res_a, res_b] = &mut st.reserved;
+    let (reserved, next_reserved) = if st.cur == 0 { (&*res_a, res_b) } else { (&*res_b, res_a) };
+    let words = lanes.words;
+
+    // Bit l of `flags`: lane l decoded a length; bit 32 + l: a special entry.
+    let mut flags = 0u64;
+    let mut owing = pending;
+    let mut p = st.pos;
+    let mut next = lanes.next;
+    for l in 0..LANES {
+        let Lane { buf: b, bits } = now[l];
+        let owes = owing & 1;
+        owing >>= 1;
+        let e = codes.lookup(owes, b);
+        let total = e.total();
+        let bits = bits - u64::from(total);
+        let need = u64::from(bits < 32);
+        let w = u64::from(words[next]);
+        then[l] = Lane { buf: (b >> total) | ((w & need.wrapping_neg()) << bits), bits: bits + 32 * need };
+        next += need as usize;
+
+        if e.0 & (1 << NOT_LITERAL_FLAG) == 0 {
+            if let Some(byte) = out.get_mut(p) {
+                *byte = e.literal();
+            }
+            p += 1;
+        } else {
+            let v = e.value_with_extra(b);
+            flags |= e.flags() << l;
+            // A length lane's reservation, or a distance travelling to the copy loop.
+            next_reserved[l] = reservation(p, v as usize);
+            p += (v & owes.wrapping_sub(1) & (e.flags() as u32).wrapping_neg()) as usize;
+        }
+    }
+    if flags >> 32 != 0 || p > out.len() || next > lanes.nwords {
+        return false;
+    }
+    let lengths = flags as u32;
+
+    let mut owed = pending;
+    while owed != 0 {
+        let l = owed.trailing_zeros() as usize;
+        owed &= owed - 1;
+        let (start, n) = unpack(reserved[l]);
+        let d = (next_reserved[l] >> 32) as usize;
+        if d > start {
+            return false;
+        }
+        copy_match(out, start, d, n);
+    }
+
+    lanes.cur ^= 1;
+    lanes.next = next;
+    st.cur ^= 1;
+    st.last_pending = pending;
+    st.pending = lengths;
+    st.pos = p;
     true
 }
 
@@ -529,6 +612,7 @@ fn fast_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mu
     lanes.cur ^= 1;
     lanes.next = next;
     st.cur ^= 1;
+    st.last_pending = pending;
     st.pending = lengths;
     st.pos = p;
     true
