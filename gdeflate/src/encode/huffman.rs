@@ -1,6 +1,7 @@
-//! Huffman code construction for the encoder: optimal length-limited code lengths
-//! (package-merge), canonical codewords (spec 2.6), and the run-length coding of a dynamic
-//! block's code lengths with precode symbols 16/17/18 (spec 2.4).
+//! Huffman code construction for the encoder: optimal length-limited code lengths (plain
+//! Huffman, or package-merge when the plain code is deeper than the limit), canonical
+//! codewords (spec 2.6), and the run-length coding of a dynamic block's code lengths with
+//! precode symbols 16/17/18 (spec 2.4).
 //!
 //! Invariants of what [`limited_lengths`] returns, which the decoder's code-validity rules
 //! (spec 2.6) require:
@@ -23,6 +24,13 @@ pub(crate) struct HuffScratch {
     is_leaf: Vec<u8>,
     /// Start of each level's flags in `is_leaf`.
     level_start: Vec<usize>,
+    /// Plain Huffman tree: parent of each node (leaves `0..n` in `syms` order, then the
+    /// internal nodes in creation order).
+    parent: Vec<u16>,
+    /// Plain Huffman tree: weight of each internal node (index − n).
+    inner_w: Vec<u64>,
+    /// Plain Huffman tree: depth of each node.
+    depth: Vec<u16>,
 }
 
 /// Computes code lengths minimising `Σ freqs[s]·lens[s]` subject to `lens[s] ≤ max_len`,
@@ -46,6 +54,17 @@ pub(crate) fn limited_lengths(freqs: &[u32], max_len: u32, lens: &mut [u8], s: &
     // Ties broken by symbol so the result is deterministic.
     s.syms.sort_unstable_by_key(|&i| (freqs[usize::from(i)], i));
 
+    // A plain Huffman code is optimal without a limit, hence also with one when it fits;
+    // it usually does, and costs far less than package-merge.
+    if !plain_lengths(freqs, max_len, lens, s) {
+        package_merge(freqs, max_len, lens, s);
+    }
+}
+
+/// Optimal lengths limited to `max_len` for the sorted used symbols `s.syms` (n ≥ 2);
+/// `lens` must be all zero.
+fn package_merge(freqs: &[u32], max_len: u32, lens: &mut [u8], s: &mut HuffScratch) {
+    let n = s.syms.len();
     // Package-merge (Larmore–Hirschberg). Level 0 is the list for the deepest length
     // (leaves only); each further level merges the leaves with the pairs ("packages") of
     // the previous level's list. Selecting the 2n−2 cheapest items of the last level and
@@ -97,6 +116,51 @@ pub(crate) fn limited_lengths(freqs: &[u32], max_len: u32, lens: &mut [u8], s: &
         take = 2 * (take - leaves);
     }
     debug_assert_eq!(take, 0);
+}
+
+/// Plain Huffman code lengths for the sorted used symbols `s.syms` (n ≥ 2), by the
+/// two-queue method: leaves come sorted, and merged nodes are created in non-decreasing
+/// weight order, so the two lightest nodes are always at the heads of the two queues (ties
+/// take the leaf, so the result is deterministic). Writes `lens` and returns true if no
+/// length exceeds `max_len`; otherwise returns false and leaves `lens` all zero.
+fn plain_lengths(freqs: &[u32], max_len: u32, lens: &mut [u8], s: &mut HuffScratch) -> bool {
+    let n = s.syms.len();
+    let leaf_w = |k: usize| u64::from(freqs[usize::from(s.syms[k])]);
+    s.parent.clear();
+    s.parent.resize(2 * n - 1, 0);
+    s.inner_w.clear();
+    let (mut li, mut ii) = (0usize, 0usize);
+    for node in n..2 * n - 1 {
+        let mut w = 0;
+        for _ in 0..2 {
+            // Take the lighter head: a leaf while leaves remain and it is no heavier than
+            // the next unmerged internal node (one always exists when leaves run out).
+            let take_leaf = li < n && (ii == s.inner_w.len() || leaf_w(li) <= s.inner_w[ii]);
+            if take_leaf {
+                w += leaf_w(li);
+                s.parent[li] = node as u16;
+                li += 1;
+            } else {
+                w += s.inner_w[ii];
+                s.parent[n + ii] = node as u16;
+                ii += 1;
+            }
+        }
+        s.inner_w.push(w);
+    }
+    // Parents have higher indices than their children: one backward sweep gives depths.
+    s.depth.clear();
+    s.depth.resize(2 * n - 1, 0);
+    for node in (0..2 * n - 2).rev() {
+        s.depth[node] = s.depth[usize::from(s.parent[node])] + 1;
+    }
+    if s.depth[..n].iter().any(|&d| u32::from(d) > max_len) {
+        return false;
+    }
+    for (k, &sym) in s.syms.iter().enumerate() {
+        lens[usize::from(sym)] = s.depth[k] as u8;
+    }
+    true
 }
 
 /// Canonical codewords for `lens` (spec 2.6), returned **bit-reversed** so that putting
@@ -197,6 +261,37 @@ mod tests {
         limited_lengths(&f, 15, &mut lens, &mut s);
         let cost: u32 = f.iter().zip(&lens).map(|(&f, &l)| f * u32::from(l)).sum();
         assert_eq!(cost, 25);
+    }
+
+    #[test]
+    fn plain_huffman_costs_what_package_merge_costs() {
+        let mut s = HuffScratch::default();
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for round in 0..200 {
+            let n = 2 + round % 287;
+            let f: Vec<u32> = (0..n)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    let r = (seed >> 33) as u32;
+                    if r.is_multiple_of(4) { 0 } else { r % (1 + (round as u32 * 37) % 5000) }
+                })
+                .collect();
+            let mut a = vec![0u8; n];
+            limited_lengths(&f, 15, &mut a, &mut s);
+            // The same symbols through package-merge alone.
+            let mut b = vec![0u8; n];
+            if s.syms.len() >= 2 {
+                package_merge(&f, 15, &mut b, &mut s);
+            } else {
+                b.copy_from_slice(&a);
+            }
+            let cost = |l: &[u8]| f.iter().zip(l).map(|(&f, &l)| u64::from(f) * u64::from(l)).sum::<u64>();
+            assert_eq!(cost(&a), cost(&b), "round {round}");
+            if s.syms.len() >= 2 {
+                assert_eq!(kraft(&a, 15), 1 << 15, "round {round}");
+                assert!(a.iter().zip(&f).all(|(&l, &f)| (l > 0) == (f > 0) && l <= 15));
+            }
+        }
     }
 
     #[test]

