@@ -370,8 +370,7 @@ fn huffman_block(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], pos:
 #[inline(never)]
 fn literal_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mut BlockState) -> bool {
     let Some(dst) = out.get_mut(st.pos..st.pos + LANES) else { return false };
-    let [lanes_a, lanes_b] = &mut lanes.lane;
-    let (now, then) = if lanes.cur == 0 { (&*lanes_a, lanes_b) } else { (&*lanes_b, lanes_a) };
+    let (now, then) = halves(&mut lanes.lane, lanes.cur);
     let words = lanes.words;
     let mut flags = 0u64;
     let mut next = lanes.next;
@@ -379,13 +378,7 @@ fn literal_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: 
         let e = codes.lookup(0, lane.buf);
         *byte = e.literal();
         flags |= e.0;
-        let total = e.total();
-        let bits = lane.bits - u64::from(total);
-        let need = u64::from(bits < 32);
-        let w = u64::from(words[next]);
-        *new =
-            Lane { buf: (lane.buf >> total) | ((w & need.wrapping_neg()) << bits), bits: bits + 32 * need };
-        next += need as usize;
+        *new = consume_and_refill(*lane, e.total(), words, &mut next);
     }
     if flags & (1 << NOT_LITERAL_FLAG) != 0 || next > lanes.nwords {
         return false;
@@ -404,10 +397,8 @@ fn literal_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: 
 #[inline(never)]
 fn mixed_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mut BlockState) -> bool {
     let pending = st.pending;
-    let [lanes_a, lanes_b] = &mut lanes.lane;
-    let (now, then) = if lanes.cur == 0 { (&*lanes_a, lanes_b) } else { (&*lanes_b, lanes_a) };
-    let [res_a, res_b] = &mut st.reserved;
-    let (reserved, next_reserved) = if st.cur == 0 { (&*res_a, res_b) } else { (&*res_b, res_a) };
+    let (now, then) = halves(&mut lanes.lane, lanes.cur);
+    let (_, next_reserved) = halves(&mut st.reserved, st.cur);
     let words = lanes.words;
 
     // Bit l of `flags`: lane l decoded a length; bit 32 + l: a special entry.
@@ -420,12 +411,7 @@ fn mixed_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &m
         let owes = owing & 1;
         owing >>= 1;
         let e = codes.lookup(owes, b);
-        let total = e.total();
-        let bits = bits - u64::from(total);
-        let need = u64::from(bits < 32);
-        let w = u64::from(words[next]);
-        then[l] = Lane { buf: (b >> total) | ((w & need.wrapping_neg()) << bits), bits: bits + 32 * need };
-        next += need as usize;
+        then[l] = consume_and_refill(Lane { buf: b, bits }, e.total(), words, &mut next);
 
         if e.0 & (1 << NOT_LITERAL_FLAG) == 0 {
             if let Some(byte) = out.get_mut(p) {
@@ -440,30 +426,7 @@ fn mixed_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &m
             p += (v & owes.wrapping_sub(1) & (e.flags() as u32).wrapping_neg()) as usize;
         }
     }
-    if flags >> 32 != 0 || p > out.len() || next > lanes.nwords {
-        return false;
-    }
-    let lengths = flags as u32;
-
-    let mut owed = pending;
-    while owed != 0 {
-        let l = owed.trailing_zeros() as usize;
-        owed &= owed - 1;
-        let (start, n) = unpack(reserved[l]);
-        let d = (next_reserved[l] >> 32) as usize;
-        if d > start {
-            return false;
-        }
-        copy_match(out, start, d, n);
-    }
-
-    lanes.cur ^= 1;
-    lanes.next = next;
-    st.cur ^= 1;
-    st.last_pending = pending;
-    st.pending = lengths;
-    st.pos = p;
-    true
+    finish_round(lanes, st, out, flags, p, next)
 }
 
 /// One round, serially, exactly as spec 3.3.5 states it. Returns `true` if the block ended
@@ -541,10 +504,8 @@ fn serial_round(
 #[inline(never)]
 fn fast_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mut BlockState) -> bool {
     let pending = st.pending;
-    let [lanes_a, lanes_b] = &mut lanes.lane;
-    let (now, then) = if lanes.cur == 0 { (&*lanes_a, lanes_b) } else { (&*lanes_b, lanes_a) };
-    let [res_a, res_b] = &mut st.reserved;
-    let (reserved, next_reserved) = if st.cur == 0 { (&*res_a, res_b) } else { (&*res_b, res_a) };
+    let (now, then) = halves(&mut lanes.lane, lanes.cur);
+    let (_, next_reserved) = halves(&mut st.reserved, st.cur);
     let words = lanes.words;
 
     // Pass 1, the lanes: lookup, bits, refill. Kept lean so the 32 independent lookups
@@ -559,14 +520,7 @@ fn fast_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mu
         owing >>= 1;
         entry[l] = e.0;
         value[l] = e.value_with_extra(b);
-        let total = e.total();
-        // Commit the step's bits and refill (spec 3.2), without branches. A refill past the
-        // page reads a zero pad word and is caught after the pass.
-        let bits = bits - u64::from(total);
-        let need = u64::from(bits < 32);
-        let w = u64::from(words[next]);
-        then[l] = Lane { buf: (b >> total) | ((w & need.wrapping_neg()) << bits), bits: bits + 32 * need };
-        next += need as usize;
+        then[l] = consume_and_refill(Lane { buf: b, bits }, e.total(), words, &mut next);
     }
 
     // Pass 2, the output: positions, literal bytes, reservations, flags.
@@ -588,34 +542,69 @@ fn fast_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mu
         p += (v & owes.wrapping_sub(1)) as usize;
     }
 
-    // Every lane decoded what its table allows in a normal round: the literal/length table
-    // yields literals, lengths or special entries; the distance table distances or (empty
-    // code) special entries. So "no special entry" means every lane is normal.
+    finish_round(lanes, st, out, flags, p, next)
+}
+
+/// The common end of [`fast_round`] and [`mixed_round`], given the pass's `flags` (bit l:
+/// lane l decoded a length; bit 32 + l: a special entry), the next position `p` and the
+/// next word `next`. Declines (returns `false`, nothing current changed) if a lane decoded a
+/// special entry — every lane otherwise decoded what its table allows in a normal round: the
+/// literal/length table yields literals, lengths or specials, the distance table distances
+/// or (empty code) specials — or on output past the page, a refill past the page, or a
+/// distance before the page start. Otherwise resolves last round's matches in reservation
+/// (lane) order and makes the round's state current.
+#[inline(always)]
+fn finish_round(
+    lanes: &mut Lanes<'_>,
+    st: &mut BlockState,
+    out: &mut [u8],
+    flags: u64,
+    p: usize,
+    next: usize,
+) -> bool {
     if flags >> 32 != 0 || p > out.len() || next > lanes.nwords {
         return false;
     }
-    let lengths = flags as u32;
-
-    // Last round's matches, in reservation (lane) order.
+    let pending = st.pending;
+    let (reserved, next_reserved) = halves(&mut st.reserved, st.cur);
     let mut owed = pending;
     while owed != 0 {
         let l = owed.trailing_zeros() as usize;
         owed &= owed - 1;
         let (start, n) = unpack(reserved[l]);
+        // The distance lane's pass stored its distance in the upper half.
         let d = (next_reserved[l] >> 32) as usize;
         if d > start {
             return false;
         }
         copy_match(out, start, d, n);
     }
-
     lanes.cur ^= 1;
     lanes.next = next;
     st.cur ^= 1;
     st.last_pending = pending;
-    st.pending = lengths;
+    st.pending = flags as u32;
     st.pos = p;
     true
+}
+
+/// A lane after a step that consumed `total` bits, refilled as spec 3.2 says (one word,
+/// `words[*next]`, if fewer than 32 bits remain) without a branch. A refill past the page
+/// reads one of the zero pad words; the round checks `*next` against the page afterwards.
+#[inline(always)]
+fn consume_and_refill(lane: Lane, total: u32, words: &[u32], next: &mut usize) -> Lane {
+    let bits = lane.bits - u64::from(total);
+    let need = u64::from(bits < 32);
+    let w = u64::from(words[*next]);
+    *next += need as usize;
+    Lane { buf: (lane.buf >> total) | ((w & need.wrapping_neg()) << bits), bits: bits + 32 * need }
+}
+
+/// The current half of a double buffer, and the other half to write the next state into.
+#[inline(always)]
+fn halves<T>(pair: &mut [T; 2], cur: usize) -> (&T, &mut T) {
+    let [a, b] = pair;
+    if cur == 0 { (&*a, b) } else { (&*b, a) }
 }
 
 /// A reservation `(start, length)` packed for [`BlockState::reserved`]; both are ≤ 65536.
