@@ -1,7 +1,7 @@
 //! `dsr`: ds-runtime's command-line tool.
 //!
-//! Today: `compress` (any file → DirectStorage GDeflate tile stream) and `decompress`
-//! (tile stream → original bytes). Errors print one line naming the problem (for corrupt
+//! Today: `compress` (any file → DirectStorage GDeflate tile stream), `decompress`
+//! (tile stream → original bytes) and `info` (Vulkan devices, backend choice). Errors print one line naming the problem (for corrupt
 //! streams: the tile and byte offset) and exit with status 1; the output file is written to a
 //! temporary file beside it and renamed only on success, so a failure never leaves a partial
 //! or truncated OUTPUT behind.
@@ -32,6 +32,8 @@ enum Command {
     Compress(CompressArgs),
     /// Decompress a DirectStorage GDeflate tile stream back to the original bytes.
     Decompress(DecompressArgs),
+    /// List the Vulkan devices and their properties, and say which backend `auto` picks.
+    Info,
 }
 
 #[derive(Args)]
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Compress(a) => compress(&a),
         Command::Decompress(a) => decompress(&a),
+        Command::Info => info(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -159,5 +162,60 @@ fn decompress(a: &DecompressArgs) -> Result<(), String> {
         selection.backend,
         rate(out.len(), secs)
     );
+    Ok(())
+}
+
+/// `dsr info`: the Vulkan devices as the runtime's Vulkan core sees them, and the backend
+/// `auto` picks. No Vulkan loader or driver is a normal answer (exit 0), not an error.
+fn info() -> Result<(), String> {
+    use ds_runtime::vulkan::{self, DeviceInfo};
+    println!("dsr {} ({})", env!("CARGO_PKG_VERSION"), env!("DSR_BUILD_INFO"));
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    match vulkan::probe() {
+        Err(e) if e.is_unavailable() => println!("Vulkan: not available: {e}"),
+        Err(e) => return Err(format!("Vulkan probe failed: {e}")),
+        Ok(devices) => {
+            let picked = vulkan::pick_device(&devices).map(|d| d.index);
+            println!("Vulkan devices: {}", devices.len());
+            for d in &devices {
+                let DeviceInfo { index, name, device_type, api_version, .. } = d;
+                println!("  [{index}] {name}");
+                println!(
+                    "      type {device_type}, Vulkan {api_version}, vendor {:#06x}, device {:#06x}",
+                    d.vendor_id, d.device_id
+                );
+                println!("      driver {} ({})", d.driver_name, d.driver_info);
+                let range = match d.subgroup_size_range {
+                    Some((min, max)) => format!(", size control {min}..={max}"),
+                    None => ", no size control".into(),
+                };
+                println!("      subgroup size {}{range}", d.subgroup_size);
+                let f = &d.features;
+                println!(
+                    "      timeline semaphores {}, shaderInt8 {}, 8-bit storage {}, 16-bit storage {}, \
+                     compute queue {}",
+                    yes_no(f.timeline_semaphore),
+                    yes_no(f.shader_int8),
+                    yes_no(f.storage_buffer_8bit_access),
+                    yes_no(f.storage_buffer_16bit_access),
+                    yes_no(d.has_compute_queue)
+                );
+                println!(
+                    "      VK_NV_memory_decompression {}, VK_EXT_memory_decompression {}, \
+                     VK_EXT_external_memory_host {}",
+                    yes_no(d.nv_memory_decompression),
+                    yes_no(d.ext_memory_decompression),
+                    yes_no(d.ext_external_memory_host)
+                );
+                match (d.unusable_reason(), picked == Some(*index)) {
+                    (Some(why), _) => println!("      not usable by the runtime: {why}"),
+                    (None, true) => println!("      usable; picked by the Vulkan core"),
+                    (None, false) => println!("      usable"),
+                }
+            }
+        }
+    }
+    let auto = select_backend(Backend::Auto).map_err(|e| e.to_string())?;
+    println!("decode backend for --backend auto: {} ({})", auto.backend, auto.reason);
     Ok(())
 }

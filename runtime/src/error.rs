@@ -15,6 +15,9 @@ pub enum Error {
     },
     /// The compressed data is malformed (names the tile and byte offset).
     Decode(dsr_gdeflate::DecodeError),
+    /// The Vulkan core failed (boxed to keep `Error` small).
+    #[cfg(feature = "vulkan")]
+    Vulkan(Box<crate::vulkan::VulkanError>),
 }
 
 impl fmt::Display for Error {
@@ -22,6 +25,8 @@ impl fmt::Display for Error {
         match self {
             Self::Unsupported { what, why } => write!(f, "{what} is not supported: {why}"),
             Self::Decode(e) => write!(f, "corrupt GDeflate data: {e}"),
+            #[cfg(feature = "vulkan")]
+            Self::Vulkan(e) => write!(f, "Vulkan: {e}"),
         }
     }
 }
@@ -30,6 +35,8 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Decode(e) => Some(e),
+            #[cfg(feature = "vulkan")]
+            Self::Vulkan(e) => Some(e),
             Self::Unsupported { .. } => None,
         }
     }
@@ -38,5 +45,12 @@ impl std::error::Error for Error {
 impl From<dsr_gdeflate::DecodeError> for Error {
     fn from(e: dsr_gdeflate::DecodeError) -> Self {
         Self::Decode(e)
+    }
+}
+
+#[cfg(feature = "vulkan")]
+impl From<crate::vulkan::VulkanError> for Error {
+    fn from(e: crate::vulkan::VulkanError) -> Self {
+        Self::Vulkan(Box::new(e))
     }
 }

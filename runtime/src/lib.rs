@@ -1,10 +1,12 @@
 //! ds-runtime: moves asset bytes from storage into CPU or GPU memory, decompressing GDeflate
 //! on the way, in the spirit of Microsoft DirectStorage.
 //!
-//! Today this crate owns **backend selection** ([`backend`]) and the **CPU backend**
+//! Today this crate owns **backend selection** ([`backend`]), the **CPU backend**
 //! ([`cpu`]), which decodes DirectStorage GDeflate tile streams tile-parallel with the
-//! reference decoder of `dsr-gdeflate`. The Vulkan (ash) and wgpu backends, request queues and
-//! the io_uring staging path are not built yet: asking for them returns
+//! reference decoder of `dsr-gdeflate`, and (feature `vulkan`, default) the **ash Vulkan
+//! core** (`vulkan`: device creation or adoption, memory, kernel pipelines, timeline
+//! submission) that the GPU decoder will run on. GPU decode itself, the wgpu backend, request
+//! queues and the io_uring staging path are not built yet: asking for them returns
 //! [`Error::Unsupported`], never a silent fallback.
 //!
 //! ```
@@ -16,6 +18,8 @@
 pub mod backend;
 pub mod cpu;
 mod error;
+#[cfg(feature = "vulkan")]
+pub mod vulkan;
 
 pub use backend::{Backend, Selection, select_backend};
 pub use error::Error;

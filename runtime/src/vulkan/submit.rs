@@ -1,0 +1,395 @@
+//! Command recording and submission: a [`Batch`] of copies and kernel dispatches becomes one
+//! command buffer that signals the context's timeline semaphore with the next value.
+//!
+//! Owns the in-flight list ([`SubmitState`]): each submission keeps its command buffer,
+//! descriptor pool and a reference to every buffer it uses until the timeline reaches its
+//! value; `retire` releases them.
+//!
+//! Synchronisation inside a batch is deliberately simple: a full compute/transfer memory
+//! barrier at the start of each command buffer (orders it after earlier submissions on the
+//! queue), between consecutive commands, and one to the host at the end (so a buffer read on
+//! the CPU after the timeline wait sees the GPU's writes). Kernels that need finer
+//! overlap can get explicit barriers later; correctness first.
+
+use super::buffer::{BufferInner, BufferSlice};
+use super::context::{VulkanContext, lock};
+use super::error::{VulkanError, vk_err};
+use super::pipeline::descriptor_type;
+use ash::vk;
+use dsr_kernels::BindingKind;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// A submitted command buffer and what it keeps alive.
+pub(crate) struct InFlight {
+    value: u64,
+    cmd: vk::CommandBuffer,
+    descriptor_pool: vk::DescriptorPool,
+    _buffers: Vec<Arc<BufferInner>>,
+}
+
+/// The context's submission state, behind its mutex: the command pool (externally
+/// synchronised by that mutex), the in-flight list in value order, and the last value.
+pub(crate) struct SubmitState {
+    pub(crate) pool: vk::CommandPool,
+    pub(crate) in_flight: VecDeque<InFlight>,
+    pub(crate) last_value: u64,
+}
+
+impl SubmitState {
+    /// Releases every submission whose value is at most `completed`.
+    pub(crate) fn retire(&mut self, device: &ash::Device, completed: u64) {
+        while self.in_flight.front().is_some_and(|f| f.value <= completed) {
+            if let Some(f) = self.in_flight.pop_front() {
+                release(device, self.pool, f.cmd, f.descriptor_pool);
+            }
+        }
+    }
+}
+
+/// Frees a command buffer and destroys a descriptor pool (null is allowed for the latter).
+fn release(
+    device: &ash::Device,
+    pool: vk::CommandPool,
+    cmd: vk::CommandBuffer,
+    descriptor_pool: vk::DescriptorPool,
+) {
+    // SAFETY: `cmd` was allocated from `pool` (synchronised by the state mutex the caller
+    // holds) and is not pending: its submission completed or never happened.
+    unsafe { device.free_command_buffers(pool, &[cmd]) };
+    // SAFETY: the pool's sets were only used by `cmd`, which is not pending.
+    unsafe { device.destroy_descriptor_pool(descriptor_pool, None) };
+}
+
+enum Cmd {
+    Copy { src: Arc<BufferInner>, dst: Arc<BufferInner>, region: vk::BufferCopy },
+    Dispatch { pipeline: usize, bindings: Vec<(Arc<BufferInner>, u64, u64)>, groups: [u32; 3] },
+}
+
+/// A list of GPU commands, recorded into one command buffer by [`Batch::submit`]. Commands
+/// run in order (full barriers between them). Every argument is checked when the command is
+/// added, so `submit` fails only for Vulkan reasons.
+pub struct Batch<'a> {
+    ctx: &'a VulkanContext,
+    cmds: Vec<Cmd>,
+}
+
+impl std::fmt::Debug for Batch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch").field("commands", &self.cmds.len()).finish_non_exhaustive()
+    }
+}
+
+impl VulkanContext {
+    /// An empty batch for this context.
+    pub fn batch(&self) -> Batch<'_> {
+        Batch { ctx: self, cmds: Vec::new() }
+    }
+
+    fn check_own(&self, slice: &BufferSlice<'_>) -> Result<(), VulkanError> {
+        if Arc::ptr_eq(&slice.buffer.inner.shared, &self.shared) {
+            Ok(())
+        } else {
+            Err(VulkanError::InvalidArgument("the buffer belongs to another Vulkan context".into()))
+        }
+    }
+}
+
+impl Batch<'_> {
+    /// Number of commands.
+    pub fn len(&self) -> usize {
+        self.cmds.len()
+    }
+
+    /// Whether no command was added.
+    pub fn is_empty(&self) -> bool {
+        self.cmds.is_empty()
+    }
+
+    /// Copies `src` into `dst` (same size; not overlapping when in the same buffer).
+    pub fn copy(&mut self, src: BufferSlice<'_>, dst: BufferSlice<'_>) -> Result<&mut Self, VulkanError> {
+        self.ctx.check_own(&src)?;
+        self.ctx.check_own(&dst)?;
+        if src.size != dst.size {
+            return Err(VulkanError::InvalidArgument(format!(
+                "copy of {} bytes into a {}-byte slice",
+                src.size, dst.size
+            )));
+        }
+        let same = Arc::ptr_eq(&src.buffer.inner, &dst.buffer.inner);
+        if same && src.offset < dst.offset + dst.size && dst.offset < src.offset + src.size {
+            return Err(VulkanError::InvalidArgument("copy between overlapping ranges".into()));
+        }
+        self.cmds.push(Cmd::Copy {
+            src: Arc::clone(&src.buffer.inner),
+            dst: Arc::clone(&dst.buffer.inner),
+            region: vk::BufferCopy { src_offset: src.offset, dst_offset: dst.offset, size: src.size },
+        });
+        Ok(self)
+    }
+
+    /// Dispatches kernel `kernel` with `groups` workgroups. `bindings` are given in the order
+    /// of the kernel's reflected [`dsr_kernels::KernelInfo::bindings`] (sorted by group, then
+    /// binding); each is checked against its minimum size, the device's offset alignment and
+    /// range limits. Workgroup counts are checked against `maxComputeWorkGroupCount`.
+    pub fn dispatch(
+        &mut self,
+        kernel: &str,
+        bindings: &[BufferSlice<'_>],
+        groups: [u32; 3],
+    ) -> Result<&mut Self, VulkanError> {
+        let ctx = self.ctx;
+        let pipeline = ctx
+            .pipelines
+            .iter()
+            .position(|p| p.kernel().name == kernel)
+            .ok_or_else(|| VulkanError::InvalidArgument(format!("no kernel named `{kernel}`")))?;
+        let info = ctx.pipelines[pipeline].kernel();
+        if bindings.len() != info.bindings.len() {
+            return Err(VulkanError::InvalidArgument(format!(
+                "kernel `{kernel}` has {} bindings, {} given",
+                info.bindings.len(),
+                bindings.len()
+            )));
+        }
+        let limits = &ctx.limits;
+        for (slice, b) in bindings.iter().zip(info.bindings) {
+            ctx.check_own(slice)?;
+            let (align, max_range) = match b.kind {
+                BindingKind::Uniform => {
+                    (limits.min_uniform_buffer_offset_alignment, u64::from(limits.max_uniform_buffer_range))
+                }
+                BindingKind::StorageRead | BindingKind::StorageReadWrite => {
+                    (limits.min_storage_buffer_offset_alignment, u64::from(limits.max_storage_buffer_range))
+                }
+            };
+            let at = format!("kernel `{kernel}` @group({}) @binding({})", b.group, b.binding);
+            if slice.size < b.min_size || slice.size > max_range {
+                return Err(VulkanError::InvalidArgument(format!(
+                    "{at}: {} bytes bound, needs {}..={max_range}",
+                    slice.size, b.min_size
+                )));
+            }
+            if align > 0 && !slice.offset.is_multiple_of(align) {
+                return Err(VulkanError::InvalidArgument(format!(
+                    "{at}: offset {} is not a multiple of the device's {align}-byte alignment",
+                    slice.offset
+                )));
+            }
+        }
+        for (axis, (&n, &max)) in groups.iter().zip(&limits.max_compute_work_group_count).enumerate() {
+            if n > max {
+                return Err(VulkanError::InvalidArgument(format!(
+                    "{n} workgroups along axis {axis}, the device allows {max}"
+                )));
+            }
+        }
+        self.cmds.push(Cmd::Dispatch {
+            pipeline,
+            bindings: bindings.iter().map(|s| (Arc::clone(&s.buffer.inner), s.offset, s.size)).collect(),
+            groups,
+        });
+        Ok(self)
+    }
+
+    /// Records and submits the batch; returns the timeline value that signals its completion
+    /// (wait with [`VulkanContext::wait`]). Values increase by one per submission.
+    pub fn submit(self) -> Result<u64, VulkanError> {
+        let ctx = self.ctx;
+        let device = &ctx.shared.device;
+        let completed = ctx.shared.completed()?;
+        let mut state = lock(&ctx.state);
+        state.retire(device, completed);
+
+        // Exactly the descriptors this batch needs, in one pool freed at retirement.
+        let (mut sets, mut uniform, mut storage) = (0u32, 0u32, 0u32);
+        for cmd in &self.cmds {
+            if let Cmd::Dispatch { pipeline, .. } = cmd {
+                let p = &ctx.pipelines[*pipeline];
+                sets += p.set_layouts.len() as u32;
+                for b in p.kernel().bindings {
+                    match descriptor_type(b.kind) {
+                        vk::DescriptorType::UNIFORM_BUFFER => uniform += 1,
+                        _ => storage += 1,
+                    }
+                }
+            }
+        }
+        let descriptor_pool = if sets == 0 {
+            vk::DescriptorPool::null()
+        } else {
+            let sizes: Vec<_> = [
+                (vk::DescriptorType::UNIFORM_BUFFER, uniform),
+                (vk::DescriptorType::STORAGE_BUFFER, storage),
+            ]
+            .into_iter()
+            .filter(|&(_, n)| n > 0)
+            .map(|(ty, descriptor_count)| vk::DescriptorPoolSize { ty, descriptor_count })
+            .collect();
+            let info = vk::DescriptorPoolCreateInfo::default().max_sets(sets).pool_sizes(&sizes);
+            // SAFETY: valid device and create info; destroyed by `release`.
+            unsafe { device.create_descriptor_pool(&info, None) }.map_err(vk_err("vkCreateDescriptorPool"))?
+        };
+
+        let alloc = vk::CommandBufferAllocateInfo::default()
+            .command_pool(state.pool)
+            .level(vk::CommandBufferLevel::PRIMARY)
+            .command_buffer_count(1);
+        // SAFETY: the pool is externally synchronised by the state lock held here.
+        let cmd = match unsafe { device.allocate_command_buffers(&alloc) } {
+            Ok(v) => v[0],
+            Err(result) => {
+                // SAFETY: the pool was just created and nothing uses it.
+                unsafe { device.destroy_descriptor_pool(descriptor_pool, None) };
+                return Err(VulkanError::Vk { call: "vkAllocateCommandBuffers", result });
+            }
+        };
+
+        let value = state.last_value + 1;
+        let recorded = record(ctx, cmd, descriptor_pool, &self.cmds);
+        let submitted = recorded.and_then(|()| {
+            let cbs = [cmd];
+            let semaphores = [ctx.shared.timeline];
+            let values = [value];
+            let mut timeline = vk::TimelineSemaphoreSubmitInfo::default().signal_semaphore_values(&values);
+            let submit = vk::SubmitInfo::default()
+                .command_buffers(&cbs)
+                .signal_semaphores(&semaphores)
+                .push_next(&mut timeline);
+            let _queue = lock(&ctx.queue_lock);
+            // SAFETY: the queue is externally synchronised by the queue lock held here; `cmd`
+            // is fully recorded; the timeline value is greater than every value signalled
+            // before (values are assigned under the state lock, in submission order); every
+            // resource `cmd` uses is kept alive by the in-flight entry pushed below.
+            unsafe { device.queue_submit(ctx.queue, &[submit], vk::Fence::null()) }
+                .map_err(vk_err("vkQueueSubmit"))
+        });
+        if let Err(e) = submitted {
+            release(device, state.pool, cmd, descriptor_pool);
+            return Err(e);
+        }
+
+        state.last_value = value;
+        let mut buffers = Vec::new();
+        for c in self.cmds {
+            match c {
+                Cmd::Copy { src, dst, .. } => buffers.extend([src, dst]),
+                Cmd::Dispatch { bindings, .. } => buffers.extend(bindings.into_iter().map(|(b, _, _)| b)),
+            }
+        }
+        for b in &buffers {
+            b.last_use.fetch_max(value, Ordering::AcqRel);
+        }
+        state.in_flight.push_back(InFlight { value, cmd, descriptor_pool, _buffers: buffers });
+        Ok(value)
+    }
+}
+
+/// Global memory barrier between compute/transfer work and `dst_stage` / `dst_access`.
+fn barrier(
+    device: &ash::Device,
+    cmd: vk::CommandBuffer,
+    dst_stage: vk::PipelineStageFlags,
+    dst_access: vk::AccessFlags,
+) {
+    let barrier = [vk::MemoryBarrier::default()
+        .src_access_mask(vk::AccessFlags::SHADER_WRITE | vk::AccessFlags::TRANSFER_WRITE)
+        .dst_access_mask(dst_access)];
+    // SAFETY: `cmd` is in the recording state (callers are inside `record`), externally
+    // synchronised by the state lock.
+    unsafe {
+        device.cmd_pipeline_barrier(
+            cmd,
+            vk::PipelineStageFlags::COMPUTE_SHADER | vk::PipelineStageFlags::TRANSFER,
+            dst_stage,
+            vk::DependencyFlags::empty(),
+            &barrier,
+            &[],
+            &[],
+        )
+    };
+}
+
+/// Records `cmds` into `cmd`, allocating descriptor sets from `descriptor_pool`.
+fn record(
+    ctx: &VulkanContext,
+    cmd: vk::CommandBuffer,
+    descriptor_pool: vk::DescriptorPool,
+    cmds: &[Cmd],
+) -> Result<(), VulkanError> {
+    let device = &ctx.shared.device;
+    let begin = vk::CommandBufferBeginInfo::default().flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT);
+    // SAFETY: `cmd` was just allocated (initial state), synchronised by the state lock.
+    unsafe { device.begin_command_buffer(cmd, &begin) }.map_err(vk_err("vkBeginCommandBuffer"))?;
+    let gpu_stages = vk::PipelineStageFlags::COMPUTE_SHADER | vk::PipelineStageFlags::TRANSFER;
+    let gpu_access = vk::AccessFlags::SHADER_READ
+        | vk::AccessFlags::SHADER_WRITE
+        | vk::AccessFlags::UNIFORM_READ
+        | vk::AccessFlags::TRANSFER_READ
+        | vk::AccessFlags::TRANSFER_WRITE;
+    for c in cmds {
+        // Orders this command after everything before it, in this and earlier submissions.
+        barrier(device, cmd, gpu_stages, gpu_access);
+        match c {
+            Cmd::Copy { src, dst, region } => {
+                // SAFETY: recording state; both buffers are alive (the batch holds them) and
+                // the region lies inside both (checked by `Batch::copy`).
+                unsafe { device.cmd_copy_buffer(cmd, src.buffer, dst.buffer, &[*region]) };
+            }
+            Cmd::Dispatch { pipeline, bindings, groups } => {
+                let p = &ctx.pipelines[*pipeline];
+                let alloc = vk::DescriptorSetAllocateInfo::default()
+                    .descriptor_pool(descriptor_pool)
+                    .set_layouts(&p.set_layouts);
+                // SAFETY: the pool was sized for every set of this batch and is used only here,
+                // under the state lock.
+                let sets = unsafe { device.allocate_descriptor_sets(&alloc) }
+                    .map_err(vk_err("vkAllocateDescriptorSets"))?;
+                let infos: Vec<_> = bindings
+                    .iter()
+                    .map(|(b, offset, range)| {
+                        [vk::DescriptorBufferInfo { buffer: b.buffer, offset: *offset, range: *range }]
+                    })
+                    .collect();
+                let writes: Vec<_> = p
+                    .kernel()
+                    .bindings
+                    .iter()
+                    .zip(&infos)
+                    .map(|(b, info)| {
+                        vk::WriteDescriptorSet::default()
+                            .dst_set(sets[b.group as usize])
+                            .dst_binding(b.binding)
+                            .descriptor_type(descriptor_type(b.kind))
+                            .buffer_info(info)
+                    })
+                    .collect();
+                // SAFETY: the sets are fresh (not in use); each write matches its layout binding
+                // (same reflection) and names a live buffer range validated by `dispatch`.
+                unsafe { device.update_descriptor_sets(&writes, &[]) };
+                // SAFETY: recording state; the pipeline is alive until the context drops, after
+                // this submission completed.
+                unsafe { device.cmd_bind_pipeline(cmd, vk::PipelineBindPoint::COMPUTE, p.pipeline) };
+                // SAFETY: recording state; the sets match the pipeline layout's set layouts.
+                unsafe {
+                    device.cmd_bind_descriptor_sets(
+                        cmd,
+                        vk::PipelineBindPoint::COMPUTE,
+                        p.layout,
+                        0,
+                        &sets,
+                        &[],
+                    )
+                };
+                // SAFETY: recording state; pipeline and every set bound above; counts checked
+                // against maxComputeWorkGroupCount by `dispatch`.
+                unsafe { device.cmd_dispatch(cmd, groups[0], groups[1], groups[2]) };
+            }
+        }
+    }
+    // Makes the batch's writes visible to host reads after the timeline wait.
+    barrier(device, cmd, vk::PipelineStageFlags::HOST, vk::AccessFlags::HOST_READ);
+    // SAFETY: recording state, synchronised by the state lock.
+    unsafe { device.end_command_buffer(cmd) }.map_err(vk_err("vkEndCommandBuffer"))
+}
