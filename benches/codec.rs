@@ -117,7 +117,7 @@ fn decode(cr: &mut Criterion) {
     }
 }
 
-/// Thread scaling over tiles: the whole data set as one tile stream (~170 tiles at level 12),
+/// Thread scaling over tiles: the whole data set as one tile stream (153 tiles),
 /// decoded with 1, 2, 4, … threads up to the machine's cores, so per-call thread start-up is
 /// amortised and the figure measures how tiles spread over cores.
 fn decode_scaling(cr: &mut Criterion) {
