@@ -8,7 +8,8 @@
 //!
 //! Run: `cargo bench --bench codec` (add `-- decode` or `-- encode` to filter). Before the
 //! encode timings it prints a size table: total compressed bytes per level, ours vs the
-//! reference. `decode_scaling` decodes the whole set as one stream on 1, 2, 4, … threads.
+//! reference. `decode_scaling` and `encode_scaling` run the whole set as one stream on 1, 2,
+//! 4, … threads (per-file calls hide scaling behind small files and per-call thread start-up).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use dsr_gdeflate::{Level, TileStream};
@@ -145,13 +146,40 @@ fn decode_scaling(cr: &mut Criterion) {
     g.finish();
 }
 
+/// Encoder thread scaling over tiles: the whole data set as one input (153 tiles), at the
+/// fastest, the stored and the best level, on 1, 2, 4, … threads up to the machine's cores.
+fn encode_scaling(cr: &mut Criterion) {
+    let c = corpus();
+    let all: Vec<u8> = c.files.iter().flat_map(|(_, d)| d.iter().copied()).collect();
+    let cores = dsr_gdeflate::parallel::effective_threads(0, usize::MAX);
+    for level in [0u32, 1, 12] {
+        let mut g = cr.benchmark_group(format!("encode_scaling/level{level}"));
+        g.throughput(Throughput::Bytes(all.len() as u64));
+        g.sample_size(10);
+        let lvl = Level::new(level).unwrap();
+        let mut threads = 1;
+        loop {
+            g.bench_function(BenchmarkId::new("dsr", threads), |b| {
+                b.iter(|| black_box(dsr_gdeflate::compress(&all, lvl, threads).unwrap()));
+            });
+            if threads >= cores {
+                break;
+            }
+            threads = (threads * 2).min(cores);
+        }
+        g.finish();
+    }
+}
+
 fn encode(cr: &mut Criterion) {
     let c = corpus();
     print_size_table(&c);
     let all = dsr_gdeflate::parallel::effective_threads(0, usize::MAX);
-    for level in [1u32, 6, 9, 12] {
+    for level in 0u32..=12 {
         let mut g = cr.benchmark_group(format!("encode/level{level}"));
         g.throughput(Throughput::Bytes(c.total));
+        // 13 levels × 3 variants: fewer samples keep the whole group to a few minutes.
+        g.sample_size(10);
         g.bench_function("reference/1", |b| {
             let mut comp = gdeflate_ref::Compressor::new(level as i32).unwrap();
             b.iter(|| {
@@ -183,5 +211,5 @@ fn config() -> Criterion {
         .measurement_time(Duration::from_secs(4))
 }
 
-criterion_group! { name = benches; config = config(); targets = decode, decode_scaling, encode }
+criterion_group! { name = benches; config = config(); targets = decode, decode_scaling, encode, encode_scaling }
 criterion_main!(benches);
