@@ -28,6 +28,8 @@ use crate::tables::{
     fixed_dist_lengths, fixed_litlen_lengths,
 };
 
+use std::sync::OnceLock;
+
 type Result<T> = std::result::Result<T, DecodeErrorKind>;
 
 /// Zero words after a page's words (see [`Lanes::words`]).
@@ -127,7 +129,6 @@ pub struct PageDecoder {
     words: Vec<u32>,
     codes: BlockCodes,
     precode: Table,
-    fixed: BlockCodes,
     lens: [u8; NUM_LITLEN_SYMS + NUM_DIST_SYMS],
 }
 
@@ -138,17 +139,12 @@ impl Default for PageDecoder {
 }
 
 impl PageDecoder {
-    /// A decoder with the fixed codes prebuilt.
+    /// A decoder, ready for any page.
     pub fn new() -> Self {
-        let mut fixed = BlockCodes::new();
-        // The fixed codes are complete (checked in tables' tests): building cannot fail.
-        let ok = fixed.build(&fixed_litlen_lengths(), &fixed_dist_lengths()).is_ok();
-        debug_assert!(ok, "fixed codes are valid");
         Self {
             words: Vec::with_capacity(MAX_PAGE_DECODED / 4 + 256),
             codes: BlockCodes::new(),
             precode: Table::new(),
-            fixed,
             lens: [0; NUM_LITLEN_SYMS + NUM_DIST_SYMS],
         }
     }
@@ -187,7 +183,7 @@ impl PageDecoder {
             lanes.refill(0)?;
             match btype {
                 0 => pos = stored_block(lanes, out, pos)?,
-                1 => pos = huffman_block(lanes, &self.fixed, out, pos)?,
+                1 => pos = huffman_block(lanes, fixed_codes(), out, pos)?,
                 2 => {
                     self.read_dynamic_header(lanes)?;
                     pos = huffman_block(lanes, &self.codes, out, pos)?;
@@ -252,6 +248,19 @@ impl PageDecoder {
         }
         self.codes.build(&lens[..hlit], &lens[hlit..])
     }
+}
+
+/// The decode tables of the fixed codes (spec 2.5): constants of the format, built once per
+/// process and shared by every decoder rather than rebuilt (128 KB) for each.
+fn fixed_codes() -> &'static BlockCodes {
+    static FIXED: OnceLock<BlockCodes> = OnceLock::new();
+    FIXED.get_or_init(|| {
+        let mut fixed = BlockCodes::new();
+        // The fixed codes are complete (checked in tables' tests): building cannot fail.
+        let ok = fixed.build(&fixed_litlen_lengths(), &fixed_dist_lengths()).is_ok();
+        debug_assert!(ok, "fixed codes are valid");
+        fixed
+    })
 }
 
 /// Spec 3.3.2: LEN from lane 0, then byte i from lane i % 32. Returns the new position.
