@@ -37,6 +37,24 @@ fn corpus() -> Corpus {
     Corpus { files, total }
 }
 
+impl Corpus {
+    /// The whole data set as one input (153 tiles): scaling figures measure how tiles spread
+    /// over cores, not per-call thread start-up or the tile count of small files.
+    fn concatenated(&self) -> Vec<u8> {
+        self.files.iter().flat_map(|(_, d)| d.iter().copied()).collect()
+    }
+}
+
+/// Thread counts for scaling runs: 1, 2, 4, … up to the machine's cores.
+fn thread_ladder() -> Vec<usize> {
+    let cores = dsr_gdeflate::parallel::effective_threads(0, usize::MAX);
+    let mut ladder = vec![1];
+    while *ladder.last().unwrap_or(&cores) < cores {
+        ladder.push((ladder[ladder.len() - 1] * 2).min(cores));
+    }
+    ladder
+}
+
 /// A reference-made tile stream with what the reference decoder needs to walk it.
 struct RefStream {
     stream: Vec<u8>,
@@ -123,25 +141,19 @@ fn decode(cr: &mut Criterion) {
 /// amortised and the figure measures how tiles spread over cores.
 fn decode_scaling(cr: &mut Criterion) {
     let c = corpus();
-    let all: Vec<u8> = c.files.iter().flat_map(|(_, d)| d.iter().copied()).collect();
+    let all = c.concatenated();
     let stream = dsr_gdeflate::write_tile_stream(
         &gdeflate_ref::compress_tiles(&all, 12).expect("reference compress"),
         all.len() as u64,
     )
     .unwrap();
     let mut out = vec![0u8; all.len()];
-    let cores = dsr_gdeflate::parallel::effective_threads(0, usize::MAX);
     let mut g = cr.benchmark_group("decode_scaling/level12");
     g.throughput(Throughput::Bytes(all.len() as u64));
-    let mut threads = 1;
-    loop {
+    for threads in thread_ladder() {
         g.bench_function(BenchmarkId::new("dsr", threads), |b| {
             b.iter(|| dsr_gdeflate::decompress_into(&stream, &mut out, threads).unwrap());
         });
-        if threads >= cores {
-            break;
-        }
-        threads = (threads * 2).min(cores);
     }
     g.finish();
 }
@@ -150,22 +162,16 @@ fn decode_scaling(cr: &mut Criterion) {
 /// fastest, the stored and the best level, on 1, 2, 4, … threads up to the machine's cores.
 fn encode_scaling(cr: &mut Criterion) {
     let c = corpus();
-    let all: Vec<u8> = c.files.iter().flat_map(|(_, d)| d.iter().copied()).collect();
-    let cores = dsr_gdeflate::parallel::effective_threads(0, usize::MAX);
+    let all = c.concatenated();
     for level in [0u32, 1, 12] {
         let mut g = cr.benchmark_group(format!("encode_scaling/level{level}"));
         g.throughput(Throughput::Bytes(all.len() as u64));
         g.sample_size(10);
         let lvl = Level::new(level).unwrap();
-        let mut threads = 1;
-        loop {
+        for threads in thread_ladder() {
             g.bench_function(BenchmarkId::new("dsr", threads), |b| {
                 b.iter(|| black_box(dsr_gdeflate::compress(&all, lvl, threads).unwrap()));
             });
-            if threads >= cores {
-                break;
-            }
-            threads = (threads * 2).min(cores);
         }
         g.finish();
     }
