@@ -102,7 +102,14 @@ fn run(shader_dir: &Path, out_dir: &Path) -> Result<(), String> {
     }
     kernels.sort_by(|a, b| a.1.name.cmp(&b.1.name));
 
-    let code = generate(&kernels, &structs);
+    let mut code = generate(&kernels, &structs);
+    for (path, kernel) in &kernels {
+        if path.extension().is_some_and(|ext| ext == "wgsl") {
+            let source =
+                fs::read_to_string(path).map_err(|e| format!("error: cannot read {}: {e}", path.display()))?;
+            code.push_str(&generate_constants(&kernel.name, &reflect_constants(&source)));
+        }
+    }
     let rs_path = out_dir.join("kernels.rs");
     fs::write(&rs_path, code).map_err(|e| format!("error: cannot write {}: {e}", rs_path.display()))
 }
@@ -430,5 +437,39 @@ pub fn generate(kernels: &[(PathBuf, CompiledKernel)], structs: &BTreeMap<String
             layout.members.iter().map(|(member, offset)| format!("({member:?}, {offset})")).collect();
         w(format_args!("{}],\n}};\n\n", members.join(", ")));
     }
+    s
+}
+
+/// The module-scope `const`s of a WGSL kernel whose name is SCREAMING_SNAKE_CASE and whose type
+/// is `u32` (status codes, limits, table sizes), in declaration order. The source has already
+/// compiled, so a parse failure here yields nothing.
+pub fn reflect_constants(source: &str) -> Vec<(String, u32)> {
+    let Ok(module) = naga::front::wgsl::parse_str(source) else { return Vec::new() };
+    let screaming = |n: &str| n.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    module
+        .constants
+        .iter()
+        .filter_map(|(_, c)| {
+            let name = c.name.as_deref().filter(|n| screaming(n))?;
+            match module.global_expressions[c.init] {
+                naga::Expression::Literal(naga::Literal::U32(v)) => Some((name.to_owned(), v)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Renders `pub mod <kernel> { pub const NAME: u32 = value; ... }`.
+pub fn generate_constants(kernel: &str, constants: &[(String, u32)]) -> String {
+    let mut s = format!(
+        "/// The `u32` constants of the `{kernel}` kernel's WGSL source (status codes, limits, \
+         table layout), as declared there.\npub mod {kernel} {{\n"
+    );
+    for (name, value) in constants {
+        // `write!` into a `String` cannot fail.
+        writeln!(s, "    /// `{name}` of the shader.\n    pub const {name}: u32 = {value};")
+            .expect("write to String");
+    }
+    s.push_str("}\n\n");
     s
 }

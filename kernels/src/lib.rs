@@ -104,6 +104,9 @@ pub struct StructLayout {
 
 include!(concat!(env!("OUT_DIR"), "/kernels.rs"));
 
+mod decode;
+pub use decode::{DecodeParams, TileDesc, TileStatus};
+
 /// Looks a kernel up by [`KernelInfo::name`].
 pub fn kernel(name: &str) -> Option<&'static KernelInfo> {
     KERNELS.iter().copied().find(|k| k.name == name)

@@ -40,6 +40,9 @@ pub enum VulkanError {
     /// The caller passed something this layer refuses (sizes, offsets, binding counts, a
     /// buffer of another context); says what and why.
     InvalidArgument(String),
+    /// A kernel reported something that cannot happen if it and the host agree (an unknown
+    /// status, a page the dispatch did not reach): a bug in ds-runtime, never bad input.
+    Internal(String),
 }
 
 impl VulkanError {
@@ -61,6 +64,7 @@ impl fmt::Display for VulkanError {
                 write!(f, "timed out waiting for timeline value {value} (completed: {completed})")
             }
             Self::InvalidArgument(msg) => write!(f, "invalid argument: {msg}"),
+            Self::Internal(msg) => write!(f, "internal error (please report): {msg}"),
         }
     }
 }

@@ -1,9 +1,7 @@
 //! The ash Vulkan core: devices, memory, kernel pipelines and timeline-semaphore submission.
 //!
 //! This module owns everything that touches Vulkan in ds-runtime (feature `vulkan`, on by
-//! default). It is the layer the GPU decode backend will be built on; the GDeflate decode
-//! kernel itself does not exist yet, so [`crate::select_backend`] still refuses
-//! `--backend vulkan` and `auto` still picks the CPU for decode.
+//! default), including the GPU GDeflate decode.
 //!
 //! - [`probe`] lists the physical devices with the properties the runtime cares about.
 //! - [`VulkanContext`] either **creates** an instance and device ([`VulkanContext::new`]) or
@@ -13,8 +11,10 @@
 //!   bindings, and submits [`Batch`]es that signal a timeline semaphore.
 //! - [`GpuBuffer`] is memory from gpu-allocator, freed when the last handle *and* the last
 //!   in-flight batch using it are gone.
-//! - [`VulkanContext::copy_words`] and friends run the `copy` kernel end to end: the template
-//!   for the decode dispatch.
+//! - [`VulkanContext::copy_words`] and friends run the `copy` kernel end to end.
+//! - [`VulkanContext::gdeflate_decompress`] decodes a tile stream with the `gdeflate_decode`
+//!   kernel; [`DecodeJob`] keeps pages resident for repeated dispatches (benchmarks,
+//!   batches), and [`status_error`] maps the kernel's per-tile status to the CPU's error.
 //!
 //! Invariants:
 //!
@@ -32,6 +32,7 @@
 mod buffer;
 mod context;
 mod copy;
+mod decode;
 mod error;
 mod pipeline;
 mod probe;
@@ -40,6 +41,7 @@ mod submit;
 pub use ash;
 pub use buffer::{BufferSlice, GpuBuffer, MemoryKind};
 pub use context::{AdoptDesc, ContextOptions, DeviceFeatures, VulkanContext};
+pub use decode::{DecodeJob, PageJob, status_error};
 pub use dsr_kernels;
 pub use error::VulkanError;
 pub use pipeline::{KernelPipeline, LayoutBinding, layout_bindings};

@@ -1,0 +1,256 @@
+//! GDeflate decode on the GPU: the [`GDEFLATE_DECODE`] kernel driven through the ash core.
+//!
+//! A [`DecodeJob`] is a set of pages (each with its exact decoded size and its place in one
+//! destination buffer) made resident on the device: page bytes, one [`TileDesc`] per page, the
+//! destination and one [`TileStatus`] per page. [`VulkanContext::submit_decode`] dispatches the
+//! kernel over it (one 32-invocation workgroup per page, grid-stride beyond the device's
+//! workgroup limit); [`VulkanContext::decode_results`] reads back the destination and the
+//! statuses, and [`status_error`] turns a status into the same [`DecodeErrorKind`] the CPU
+//! decoder reports. [`VulkanContext::gdeflate_decompress`] does all of it for one tile stream.
+//!
+//! Invariants:
+//! - The host never trusts the kernel's output blindly: a status the host cannot map (unknown
+//!   code, or a page the dispatch did not reach) is a [`VulkanError::Internal`], not success.
+//! - Buffers stay below 4 GiB (the kernel's byte offsets are `u32`); larger jobs are refused
+//!   with [`VulkanError::InvalidArgument`] before anything is uploaded.
+//! - The destination is initialised from the caller's bytes (e.g. guard patterns) and the
+//!   kernel writes only inside each page's `[dst_offset, dst_offset + dst_size)`.
+
+use super::buffer::{GpuBuffer, MemoryKind};
+use super::context::VulkanContext;
+use super::error::VulkanError;
+use dsr_gdeflate::{CodeKind, DecodeError, DecodeErrorKind, TILE_SIZE, TileStream};
+use dsr_kernels::gdeflate_decode as k;
+use dsr_kernels::{DecodeParams, GDEFLATE_DECODE, TileDesc, TileStatus};
+use std::time::Duration;
+
+/// One page to decode: its bytes and where its decoded bytes go.
+#[derive(Debug, Clone, Copy)]
+pub struct PageJob<'a> {
+    /// The compressed page (spec section 3).
+    pub page: &'a [u8],
+    /// Byte offset of the page's output in the destination buffer.
+    pub dst_offset: u64,
+    /// Exact decoded size of the page (0..=65536).
+    pub dst_size: u32,
+}
+
+/// Pages resident on the device, ready to be decoded (any number of times).
+pub struct DecodeJob {
+    params: GpuBuffer,
+    tiles: GpuBuffer,
+    src: GpuBuffer,
+    dst: GpuBuffer,
+    status: GpuBuffer,
+    tile_count: u32,
+    groups: u32,
+    src_bytes: u64,
+    decoded_bytes: u64,
+    /// Length of the caller's destination (the buffer is rounded up to whole words).
+    dst_len: usize,
+}
+
+impl std::fmt::Debug for DecodeJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecodeJob")
+            .field("tile_count", &self.tile_count)
+            .field("groups", &self.groups)
+            .field("src_bytes", &self.src_bytes)
+            .field("dst_bytes", &self.dst.size())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DecodeJob {
+    /// Number of pages.
+    pub fn tile_count(&self) -> u32 {
+        self.tile_count
+    }
+
+    /// Total compressed bytes of the pages.
+    pub fn compressed_bytes(&self) -> u64 {
+        self.src_bytes
+    }
+
+    /// Total decoded bytes of the pages (sum of their `dst_size`).
+    pub fn decoded_bytes(&self) -> u64 {
+        self.decoded_bytes
+    }
+
+    /// The destination buffer.
+    pub fn destination(&self) -> &GpuBuffer {
+        &self.dst
+    }
+}
+
+const LIMIT: u64 = u32::MAX as u64;
+
+impl VulkanContext {
+    /// Uploads `pages` and builds their descriptors. The destination buffer is
+    /// `dst_init.len()` bytes, initialised with `dst_init` (which must cover every page's
+    /// destination range; use zeros, or a guard pattern to detect stray writes).
+    pub fn prepare_decode(&self, pages: &[PageJob<'_>], dst_init: &[u8]) -> Result<DecodeJob, VulkanError> {
+        if pages.is_empty() {
+            return Err(VulkanError::InvalidArgument("a decode job needs at least one page".into()));
+        }
+        let tile_count = u32::try_from(pages.len())
+            .map_err(|_| VulkanError::InvalidArgument("more than 2^32 pages".into()))?;
+        let mut src = Vec::new();
+        let mut tiles = Vec::with_capacity(pages.len());
+        let mut decoded_bytes = 0u64;
+        for (i, p) in pages.iter().enumerate() {
+            let end = p.dst_offset.checked_add(u64::from(p.dst_size));
+            if p.dst_size as usize > TILE_SIZE || end.is_none_or(|e| e > dst_init.len() as u64) {
+                return Err(VulkanError::InvalidArgument(format!(
+                    "page {i}: destination {}+{} is not inside the {}-byte destination (or exceeds 65536)",
+                    p.dst_offset,
+                    p.dst_size,
+                    dst_init.len()
+                )));
+            }
+            let src_offset = src.len() as u64;
+            src.extend_from_slice(p.page);
+            // Pages of a bad size still get a 4-byte-aligned slot; the kernel rejects them.
+            src.resize(src.len().next_multiple_of(4), 0);
+            if src.len() as u64 > LIMIT || p.page.len() as u64 > LIMIT {
+                return Err(VulkanError::InvalidArgument("decode job sources exceed 4 GiB".into()));
+            }
+            tiles.push(TileDesc {
+                src_offset: src_offset as u32,
+                src_size: p.page.len() as u32,
+                dst_offset: p.dst_offset as u32,
+                dst_size: p.dst_size,
+            });
+            decoded_bytes += u64::from(p.dst_size);
+        }
+        if dst_init.len() as u64 > LIMIT || dst_init.is_empty() {
+            return Err(VulkanError::InvalidArgument(format!(
+                "destination of {} bytes (must be 1 byte to 4 GiB)",
+                dst_init.len()
+            )));
+        }
+        let mut dst_words = dst_init.to_vec();
+        dst_words.resize(dst_init.len().next_multiple_of(4), 0);
+        let src_bytes = src.len() as u64;
+        if src.is_empty() {
+            src.resize(4, 0);
+        }
+        let params = DecodeParams { tile_count };
+        let params_buffer =
+            self.create_buffer(size_of::<DecodeParams>() as u64, MemoryKind::Upload, "decode params")?;
+        params_buffer.write(0, bytemuck::bytes_of(&params))?;
+        let status_init = vec![TileStatus::default(); pages.len()];
+        let max_groups = self.limits.max_compute_work_group_count[0].max(1);
+        Ok(DecodeJob {
+            params: params_buffer,
+            tiles: self.upload_bytes(bytemuck::cast_slice(&tiles), "decode tiles")?,
+            src: self.upload_bytes(&src, "decode src")?,
+            dst: self.upload_bytes(&dst_words, "decode dst")?,
+            status: self.upload_bytes(bytemuck::cast_slice(&status_init), "decode status")?,
+            tile_count,
+            groups: tile_count.min(max_groups),
+            src_bytes,
+            decoded_bytes,
+            dst_len: dst_init.len(),
+        })
+    }
+
+    /// Dispatches the decode of every page of `job`; returns the timeline value that signals
+    /// completion. Statuses are reset first, so a page the dispatch missed reads as not run.
+    pub fn submit_decode(&self, job: &DecodeJob) -> Result<u64, VulkanError> {
+        let mut batch = self.batch();
+        // Order of GDEFLATE_DECODE.bindings (reflected): params, tiles, src, dst, status.
+        batch.dispatch(
+            GDEFLATE_DECODE.name,
+            &[job.params.whole(), job.tiles.whole(), job.src.whole(), job.dst.whole(), job.status.whole()],
+            [job.groups, 1, 1],
+        )?;
+        batch.submit()
+    }
+
+    /// After the decode completed: the destination bytes (the `dst_init` length) and one
+    /// status per page.
+    pub fn decode_results(&self, job: &DecodeJob) -> Result<(Vec<u8>, Vec<TileStatus>), VulkanError> {
+        let mut dst = self.download_bytes(job.dst.whole())?;
+        let status_bytes = self.download_bytes(job.status.whole())?;
+        let statuses = status_bytes
+            .chunks_exact(size_of::<TileStatus>())
+            .map(bytemuck::pod_read_unaligned::<TileStatus>)
+            .collect();
+        dst.truncate(job.dst_len);
+        Ok((dst, statuses))
+    }
+
+    /// Decodes the DirectStorage tile stream `stream` on the GPU into a new buffer. The
+    /// container is parsed (and rejected) on the host exactly as by the CPU decoder; page
+    /// errors carry the tile and the byte offset in the stream, as the CPU decoder's do.
+    pub fn gdeflate_decompress(&self, stream: &[u8]) -> Result<Vec<u8>, crate::Error> {
+        let ts = TileStream::parse(stream)?;
+        let size = ts.uncompressed_size();
+        if ts.num_tiles() == 0 {
+            return Ok(Vec::new());
+        }
+        let pages: Vec<PageJob<'_>> = (0..ts.num_tiles())
+            .map(|i| PageJob {
+                page: ts.tile(i),
+                dst_offset: u64::from(i) * TILE_SIZE as u64,
+                dst_size: ts.tile_uncompressed_size(i) as u32,
+            })
+            .collect();
+        let job = self.prepare_decode(&pages, &vec![0u8; size as usize])?;
+        let value = self.submit_decode(&job)?;
+        self.wait(value, Duration::MAX)?;
+        let (mut out, statuses) = self.decode_results(&job)?;
+        for (i, s) in statuses.iter().enumerate() {
+            if let Some(kind) = status_error(s)? {
+                let start = ts.tile_range(i as u32).start as u64;
+                return Err(
+                    DecodeError { kind, tile: Some(i as u32), offset: start + u64::from(s.offset) }.into()
+                );
+            }
+        }
+        out.truncate(size as usize);
+        Ok(out)
+    }
+}
+
+/// The CPU decoder's error for a kernel status: `Ok(None)` for success, `Ok(Some(kind))` for
+/// a page error, `Err` for a status that means the dispatch itself went wrong.
+pub fn status_error(s: &TileStatus) -> Result<Option<DecodeErrorKind>, VulkanError> {
+    let code_kind = |c: u32| match c {
+        k::CODE_PRECODE => Ok(CodeKind::Precode),
+        k::CODE_LITLEN => Ok(CodeKind::LitLen),
+        k::CODE_DISTANCE => Ok(CodeKind::Distance),
+        _ => Err(VulkanError::Internal(format!("decode kernel reported unknown code kind {c}"))),
+    };
+    let kind = match s.code {
+        k::STATUS_OK => return Ok(None),
+        k::STATUS_BAD_PAGE_SIZE => DecodeErrorKind::BadPageSize { len: s.detail0 },
+        k::STATUS_INPUT_OVERRUN => DecodeErrorKind::InputOverrun,
+        k::STATUS_RESERVED_BLOCK_TYPE => DecodeErrorKind::ReservedBlockType,
+        k::STATUS_INVALID_CODE => DecodeErrorKind::InvalidCode(code_kind(s.detail0)?),
+        k::STATUS_EMPTY_CODE => DecodeErrorKind::EmptyCode(code_kind(s.detail0)?),
+        k::STATUS_REPEAT_WITHOUT_PREVIOUS => DecodeErrorKind::RepeatWithoutPrevious,
+        k::STATUS_CODE_LENGTH_OVERRUN => DecodeErrorKind::CodeLengthOverrun,
+        k::STATUS_MISSING_END_OF_BLOCK => DecodeErrorKind::MissingEndOfBlock,
+        k::STATUS_INVALID_SYMBOL => DecodeErrorKind::InvalidSymbol { symbol: s.detail0 as u16 },
+        k::STATUS_DISTANCE_TOO_FAR => {
+            DecodeErrorKind::DistanceTooFar { distance: s.detail0, position: s.detail1 }
+        }
+        k::STATUS_OUTPUT_OVERRUN => DecodeErrorKind::OutputOverrun { capacity: s.detail0 },
+        k::STATUS_OUTPUT_UNDERRUN => {
+            DecodeErrorKind::OutputUnderrun { produced: s.detail0, expected: s.detail1 }
+        }
+        k::STATUS_NOT_RUN => {
+            return Err(VulkanError::Internal("the decode dispatch did not reach every page".into()));
+        }
+        k::STATUS_BAD_DESCRIPTOR => {
+            return Err(VulkanError::Internal("the decode kernel rejected a page descriptor".into()));
+        }
+        k::STATUS_ROUND_LIMIT => {
+            return Err(VulkanError::Internal("the decode kernel hit its round limit".into()));
+        }
+        c => return Err(VulkanError::Internal(format!("decode kernel reported unknown status {c}"))),
+    };
+    Ok(Some(kind))
+}
