@@ -105,8 +105,8 @@ fn run(shader_dir: &Path, out_dir: &Path) -> Result<(), String> {
     let mut code = generate(&kernels, &structs);
     for (path, kernel) in &kernels {
         if path.extension().is_some_and(|ext| ext == "wgsl") {
-            let source =
-                fs::read_to_string(path).map_err(|e| format!("error: cannot read {}: {e}", path.display()))?;
+            let source = fs::read_to_string(path)
+                .map_err(|e| format!("error: cannot read {}: {e}", path.display()))?;
             code.push_str(&generate_constants(&kernel.name, &reflect_constants(&source)));
         }
     }
@@ -179,9 +179,13 @@ pub struct CompiledKernel {
 /// Bindings: no binding map, `fake_missing_bindings` on, so WGSL `@group(g) @binding(b)` maps
 /// 1:1 to descriptor set `g`, binding `b`. Flags: `DEBUG` only (`OpName`s, for validation
 /// layer messages), set explicitly so the output does not depend on the build profile.
+/// Workgroup memory is **not** zero-initialised (`ZeroInitializeWorkgroupMemoryMode::None`):
+/// every kernel writes each workgroup variable before reading it (a kernel rule, stated in
+/// each shader), so naga's polyfill would only cost a pass over the arrays and a barrier per
+/// workgroup; its `OpStore` of null into atomic arrays is also something naga's own SPIR-V
+/// front end rejects, which `tests/reflection.rs` uses to re-validate the output.
 /// Everything else is naga's default, notably `force_loop_bounding` (every loop gets an
-/// iteration cap so drivers cannot assume it terminates; costs a 64-bit counter per loop) and
-/// polyfilled zero-initialisation of workgroup memory, as wgpu does.
+/// iteration cap so drivers cannot assume it terminates; costs a 64-bit counter per loop).
 pub fn spirv_options() -> spv::Options<'static> {
     let unchecked = BoundsCheckPolicy::Unchecked;
     spv::Options {
@@ -195,6 +199,7 @@ pub fn spirv_options() -> spv::Options<'static> {
             image_load: unchecked,
             binding_array: unchecked,
         },
+        zero_initialize_workgroup_memory: spv::ZeroInitializeWorkgroupMemoryMode::None,
         ..spv::Options::default()
     }
 }

@@ -279,6 +279,18 @@ fn corrupted_pages_fail_on_the_gpu_with_the_cpu_error_kind_and_offset() {
     assert!(errors >= 8, "only {errors} distinct error kinds exercised: {kinds:?}");
 }
 
+#[test]
+fn crafted_hostile_pages_fail_on_the_gpu_exactly_as_on_the_cpu() {
+    let Some(ctx) = context("crafted") else { return };
+    let crafted = dsr_gdeflate::crafted::crafted_pages();
+    let pages: Vec<(Vec<u8>, usize)> = crafted.iter().map(|c| (c.page.clone(), c.size)).collect();
+    let gpu = gpu_decode_pages(ctx, &pages);
+    for (c, g) in crafted.iter().zip(gpu) {
+        assert_eq!(g.map_err(|(kind, _)| kind), c.expected, "{}", c.name);
+    }
+    assert_gpu_matches_cpu("crafted", ctx, &pages);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 16, failure_persistence: None, ..ProptestConfig::default() })]
 

@@ -27,6 +27,8 @@ pub mod parallel;
 pub mod tables;
 pub mod tile_stream;
 
+#[cfg(any(test, feature = "crafted-pages"))]
+pub mod crafted;
 #[cfg(test)]
 mod crafted_tests;
 #[cfg(test)]

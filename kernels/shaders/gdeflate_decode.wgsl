@@ -32,6 +32,9 @@
 //   lengths <= 15, lanes < 32), each noted where it is not obvious;
 // - the destination's bytes outside [dst_offset, dst_offset + dst_size) are never written:
 //   bytes are OR-ed into words whose own bytes were zeroed first (atomicAnd on partial words).
+// Workgroup memory is not zero-initialised (kernels/build.rs): every variable is written
+// before it is read (masks at entry, tables by each block's build, per-round slots by the
+// round that reads them).
 // Loops: every round consumes at least one bit of the page, so a tile takes at most
 // 32 * page words rounds; a round budget (STATUS_ROUND_LIMIT) enforces it anyway.
 

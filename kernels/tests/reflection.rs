@@ -71,7 +71,7 @@ fn reparse(k: &KernelInfo) -> naga::Module {
         .unwrap_or_else(|e| panic!("{}: SPIR-V does not parse: {e}", k.name));
     naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::empty())
         .validate(&module)
-        .unwrap_or_else(|e| panic!("{}: re-parsed SPIR-V does not validate: {e}", k.name));
+        .unwrap_or_else(|e| panic!("{}: re-parsed SPIR-V does not validate: {e:?}", k.name));
     module
 }
 
@@ -111,4 +111,92 @@ fn spirv_is_well_formed_and_matches_the_table() {
         let table: Vec<_> = k.bindings.iter().map(|b| (b.group, b.binding, b.kind)).collect();
         assert_eq!(spv_bindings, table, "{}: SPIR-V descriptor bindings", k.name);
     }
+}
+
+#[test]
+fn gdeflate_decode_is_one_32_lane_workgroup_with_five_bindings() {
+    use dsr_kernels::{
+        DECODE_PARAMS_LAYOUT, DecodeParams, GDEFLATE_DECODE, TILE_DESC_LAYOUT, TILE_STATUS_LAYOUT,
+    };
+    assert_eq!(*kernel("gdeflate_decode").expect("gdeflate_decode kernel"), GDEFLATE_DECODE);
+    // One invocation per lane of the page format (spec 3.1): the kernel depends on it.
+    assert_eq!(GDEFLATE_DECODE.workgroup_size, [dsr_gdeflate_lanes(), 1, 1]);
+    let kinds: Vec<_> = GDEFLATE_DECODE.bindings.iter().map(|b| (b.binding, b.kind)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (0, BindingKind::Uniform),
+            (1, BindingKind::StorageRead),
+            (2, BindingKind::StorageRead),
+            (3, BindingKind::StorageReadWrite),
+            (4, BindingKind::StorageReadWrite),
+        ]
+    );
+    assert_eq!(GDEFLATE_DECODE.bindings[0].min_size, size_of::<DecodeParams>() as u64);
+    assert_eq!(GDEFLATE_DECODE.bindings[1].min_size, u64::from(TILE_DESC_LAYOUT.size));
+    assert_eq!(GDEFLATE_DECODE.bindings[4].min_size, u64::from(TILE_STATUS_LAYOUT.size));
+    assert_eq!(DECODE_PARAMS_LAYOUT.name, "DecodeParams");
+}
+
+/// The page format's lane count, as the shader declares it (reflected constant).
+fn dsr_gdeflate_lanes() -> u32 {
+    dsr_kernels::gdeflate_decode::LANES
+}
+
+#[test]
+fn decode_structs_match_naga_member_by_member() {
+    use dsr_kernels::{
+        DECODE_PARAMS_LAYOUT, DecodeParams, TILE_DESC_LAYOUT, TILE_STATUS_LAYOUT, TileDesc, TileStatus,
+    };
+    let names = |l: &dsr_kernels::StructLayout| -> Vec<(&str, usize)> {
+        l.members.iter().map(|&(n, o)| (n, o as usize)).collect()
+    };
+    assert_eq!(names(&DECODE_PARAMS_LAYOUT), [("tile_count", offset_of!(DecodeParams, tile_count))]);
+    assert_eq!(
+        names(&TILE_DESC_LAYOUT),
+        [
+            ("src_offset", offset_of!(TileDesc, src_offset)),
+            ("src_size", offset_of!(TileDesc, src_size)),
+            ("dst_offset", offset_of!(TileDesc, dst_offset)),
+            ("dst_size", offset_of!(TileDesc, dst_size)),
+        ]
+    );
+    assert_eq!(
+        names(&TILE_STATUS_LAYOUT),
+        [
+            ("code", offset_of!(TileStatus, code)),
+            ("offset", offset_of!(TileStatus, offset)),
+            ("detail0", offset_of!(TileStatus, detail0)),
+            ("detail1", offset_of!(TileStatus, detail1)),
+        ]
+    );
+    assert_eq!((size_of::<TileDesc>(), align_of::<TileDesc>()), (TILE_DESC_LAYOUT.size as usize, 4));
+    assert_eq!(size_of::<TileStatus>(), TILE_STATUS_LAYOUT.size as usize);
+}
+
+#[test]
+fn decode_status_codes_are_distinct_and_ok_is_not_the_zeroed_value() {
+    use dsr_kernels::gdeflate_decode as k;
+    let codes = [
+        k::STATUS_NOT_RUN,
+        k::STATUS_OK,
+        k::STATUS_BAD_PAGE_SIZE,
+        k::STATUS_INPUT_OVERRUN,
+        k::STATUS_RESERVED_BLOCK_TYPE,
+        k::STATUS_INVALID_CODE,
+        k::STATUS_EMPTY_CODE,
+        k::STATUS_REPEAT_WITHOUT_PREVIOUS,
+        k::STATUS_CODE_LENGTH_OVERRUN,
+        k::STATUS_MISSING_END_OF_BLOCK,
+        k::STATUS_INVALID_SYMBOL,
+        k::STATUS_DISTANCE_TOO_FAR,
+        k::STATUS_OUTPUT_OVERRUN,
+        k::STATUS_OUTPUT_UNDERRUN,
+        k::STATUS_BAD_DESCRIPTOR,
+        k::STATUS_ROUND_LIMIT,
+    ];
+    assert_eq!(codes.iter().collect::<HashSet<_>>().len(), codes.len());
+    // A status buffer the kernel never wrote (zeroed) must not read as success.
+    assert_eq!(k::STATUS_NOT_RUN, 0);
+    assert_ne!(k::STATUS_OK, 0);
 }
