@@ -32,6 +32,13 @@
 //!
 //! Kernel-rule and SPIR-V errors are one line that starts with the shader path. The file is
 //! also `#[path]`-included by `tests/build_errors.rs`, which checks these messages.
+//!
+//! # GLSL kernels (feature `glsl`)
+//!
+//! With the `glsl` feature, every `glsl/<name>.comp` is compiled by shaderc and reflected by
+//! naga's SPIR-V front end into the same table; that code lives in `build_glsl.rs` (module
+//! `glsl`), compiled only into the build script itself (`not(test)`: the tests that include
+//! this file have no shaderc).
 
 use naga::back::spv;
 use naga::proc::{BoundsCheckPolicies, BoundsCheckPolicy, Layouter};
@@ -41,6 +48,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::{env, fs, process};
+
+#[cfg(all(feature = "glsl", not(test)))]
+#[path = "build_glsl.rs"]
+mod glsl;
 
 /// naga validation capabilities the kernels may use. Adding one is a decision: the Vulkan core
 /// must then require the matching device feature.
@@ -55,6 +66,8 @@ fn main() {
     let shader_dir = manifest_dir.join("shaders");
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed={}", shader_dir.display());
+    #[cfg(all(feature = "glsl", not(test)))]
+    glsl::announce(&manifest_dir);
 
     if let Err(message) = run(&shader_dir, &out_dir) {
         eprintln!("{message}");
@@ -74,6 +87,8 @@ fn run(shader_dir: &Path, out_dir: &Path) -> Result<(), String> {
         }
     }
     paths.sort();
+    #[cfg(all(feature = "glsl", not(test)))]
+    paths.extend(glsl::kernel_paths(&shader_dir.with_file_name("glsl"))?);
 
     let mut kernels = Vec::new();
     let mut structs = BTreeMap::new();
@@ -82,7 +97,11 @@ fn run(shader_dir: &Path, out_dir: &Path) -> Result<(), String> {
         let shown = path.display().to_string();
         let compiled = fs::read_to_string(path)
             .map_err(|e| format!("error: cannot read {shown}: {e}"))
-            .and_then(|source| compile_kernel(&shown, &source));
+            .and_then(|source| match path.extension() {
+                #[cfg(all(feature = "glsl", not(test)))]
+                Some(ext) if ext == glsl::EXTENSION => glsl::compile_kernel(&shown, &source),
+                _ => compile_kernel(&shown, &source),
+            });
         match compiled {
             Ok(kernel) => {
                 let spv_path = out_dir.join(format!("{}.spv", kernel.name));
@@ -101,6 +120,14 @@ fn run(shader_dir: &Path, out_dir: &Path) -> Result<(), String> {
         return Err(errors.join("\n"));
     }
     kernels.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+    if let Some(pair) = kernels.windows(2).find(|pair| pair[0].1.name == pair[1].1.name) {
+        return Err(format!(
+            "error: two kernels are named `{}`: {} and {}; rename one",
+            pair[0].1.name,
+            pair[0].0.display(),
+            pair[1].0.display()
+        ));
+    }
 
     let mut code = generate(&kernels, &structs);
     for (path, kernel) in &kernels {
@@ -207,15 +234,7 @@ pub fn spirv_options() -> spv::Options<'static> {
 /// Compiles one WGSL kernel. `path` is used for messages only and its file stem names the
 /// kernel. Errors are complete, human-readable messages.
 pub fn compile_kernel(path: &str, source: &str) -> Result<CompiledKernel, String> {
-    let name = Path::new(path).file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
-    let is_ident = name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if !is_ident {
-        return Err(format!(
-            "{path}: error: kernel file names must be lower_snake_case identifiers (`{name}` is not)"
-        ));
-    }
-
+    let name = kernel_name(path)?;
     let module =
         naga::front::wgsl::parse_str(source).map_err(|e| e.emit_to_string_with_path(source, path))?;
     let info = Validator::new(ValidationFlags::all(), CAPABILITIES)
@@ -264,6 +283,21 @@ pub fn compile_kernel(path: &str, source: &str) -> Result<CompiledKernel, String
         structs,
         spirv,
     })
+}
+
+/// The kernel name of the shader at `path`: its file stem, which must be a lower_snake_case
+/// identifier (it names the generated constant).
+fn kernel_name(path: &str) -> Result<String, String> {
+    let name = Path::new(path).file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+    let is_ident = name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if is_ident {
+        Ok(name)
+    } else {
+        Err(format!(
+            "{path}: error: kernel file names must be lower_snake_case identifiers (`{name}` is not)"
+        ))
+    }
 }
 
 /// Reflects the resource bindings of the module's only entry point.
@@ -386,17 +420,31 @@ pub fn generate(kernels: &[(PathBuf, CompiledKernel)], structs: &BTreeMap<String
     let mut s = String::new();
     // `write!` into a `String` cannot fail.
     let mut w = |args: std::fmt::Arguments<'_>| s.write_fmt(args).expect("write to String");
-    w(format_args!("// @generated by kernels/build.rs (naga) from kernels/shaders/*.wgsl. Do not edit.\n\n"));
+    w(format_args!("// @generated by kernels/build.rs (naga) from kernels/shaders/*.wgsl. Do not edit.\n"));
+    if kernels.iter().any(|(path, _)| path.extension().is_some_and(|ext| ext != "wgsl")) {
+        w(format_args!("// GLSL kernels: from kernels/glsl/*.comp, compiled by shaderc (feature `glsl`).\n"));
+    }
+    w(format_args!("\n"));
 
     for (path, k) in kernels {
         let ident = k.name.to_ascii_uppercase();
         let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        // A GLSL kernel (feature `glsl`) has no WGSL source: its `wgsl` is empty.
+        let is_wgsl = path.extension().is_some_and(|ext| ext == "wgsl");
+        let dir = if is_wgsl { "shaders" } else { "glsl" };
         let [x, y, z] = k.workgroup_size;
         w(format_args!(
-            "/// The `{}` kernel, from `shaders/{file}`: entry point `{}`, workgroup size \
-             {x}×{y}×{z}.\n///\n/// Bindings:\n",
+            "/// The `{}` kernel, from `{dir}/{file}`: entry point `{}`, workgroup size \
+             {x}×{y}×{z}.\n///\n",
             k.name, k.entry_point
         ));
+        if !is_wgsl {
+            w(format_args!(
+                "/// A GLSL kernel, compiled by shaderc (feature `glsl`): it has no WGSL source, so \
+                 `wgsl` is empty.\n///\n"
+            ));
+        }
+        w(format_args!("/// Bindings:\n"));
         for b in &k.bindings {
             w(format_args!(
                 "/// - `@group({}) @binding({})` `{}`: {:?}, at least {} bytes\n",
@@ -414,7 +462,9 @@ pub fn generate(kernels: &[(PathBuf, CompiledKernel)], structs: &BTreeMap<String
                 b.group, b.binding, b.kind, b.min_size
             ));
         }
-        w(format_args!("    ],\n    wgsl: include_str!({:?}),\n    spirv: &[", path.display().to_string()));
+        let wgsl =
+            if is_wgsl { format!("include_str!({:?})", path.display().to_string()) } else { "\"\"".into() };
+        w(format_args!("    ],\n    wgsl: {wgsl},\n    spirv: &["));
         for (i, word) in k.spirv.iter().enumerate() {
             let sep = if i % 8 == 0 { "\n        " } else { " " };
             w(format_args!("{sep}{word:#010x},"));
@@ -427,9 +477,15 @@ pub fn generate(kernels: &[(PathBuf, CompiledKernel)], structs: &BTreeMap<String
         kernels.iter().map(|(_, k)| format!("&{}", k.name.to_ascii_uppercase())).collect();
     w(format_args!("{}];\n\n", list.join(", ")));
 
+    let glsl_blocks: Vec<&String> = kernels
+        .iter()
+        .filter(|(path, _)| path.extension().is_some_and(|ext| ext != "wgsl"))
+        .flat_map(|(_, k)| k.structs.keys())
+        .collect();
     for (name, layout) in structs {
+        let what = if glsl_blocks.contains(&name) { "GLSL block" } else { "WGSL struct" };
         w(format_args!(
-            "/// Layout of the WGSL struct `{name}` as naga lays it out: {} bytes, aligned to {}.\n\
+            "/// Layout of the {what} `{name}` as naga lays it out: {} bytes, aligned to {}.\n\
              pub const {}_LAYOUT: StructLayout = StructLayout {{\n    name: {name:?},\n    \
              size: {},\n    align: {},\n    members: &[",
             layout.size,

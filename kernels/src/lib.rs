@@ -45,7 +45,8 @@ pub struct KernelInfo {
     pub workgroup_size: [u32; 3],
     /// Resource bindings used by the entry point, sorted by `(group, binding)`.
     pub bindings: &'static [Binding],
-    /// The WGSL source, for wgpu.
+    /// The WGSL source, for wgpu. Empty for a GLSL kernel (feature `glsl`, module `glsl`),
+    /// which has only SPIR-V.
     pub wgsl: &'static str,
     /// SPIR-V words (little-endian when written to a file), for Vulkan.
     pub spirv: &'static [u32],
@@ -106,6 +107,9 @@ include!(concat!(env!("OUT_DIR"), "/kernels.rs"));
 
 mod decode;
 pub use decode::{DecodeParams, TileDesc, TileStatus};
+
+#[cfg(feature = "glsl")]
+pub mod glsl;
 
 /// Looks a kernel up by [`KernelInfo::name`].
 pub fn kernel(name: &str) -> Option<&'static KernelInfo> {

@@ -34,6 +34,8 @@ mod context;
 mod copy;
 mod decode;
 mod error;
+#[cfg(feature = "glsl")]
+mod fill;
 mod pipeline;
 mod probe;
 mod submit;
