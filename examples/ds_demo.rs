@@ -1,7 +1,7 @@
 //! The main demo: what ds-runtime does today, end to end, on real asset files.
 //!
-//! 1. Picks a decode backend (`auto`): prints which one and why (today the CPU, with a notice,
-//!    because the Vulkan decoder is not built yet).
+//! 1. Picks a decode backend (`auto`): prints which one and why (Vulkan on a hardware GPU;
+//!    otherwise the CPU, with a notice naming what was missing).
 //! 2. Compresses a few real game assets into DirectStorage GDeflate tile streams at the
 //!    default level, and decodes them again on that backend, checking every byte.
 //! 3. Decodes a stream made by Microsoft/NVIDIA's reference tool and checks it against the

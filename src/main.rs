@@ -1,10 +1,11 @@
 //! `dsr`: ds-runtime's command-line tool.
 //!
 //! Today: `compress` (any file → DirectStorage GDeflate tile stream), `decompress`
-//! (tile stream → original bytes) and `info` (Vulkan devices, backend choice). Errors print one line naming the problem (for corrupt
-//! streams: the tile and byte offset) and exit with status 1; the output file is written to a
-//! temporary file beside it and renamed only on success, so a failure never leaves a partial
-//! or truncated OUTPUT behind.
+//! (tile stream → original bytes, on the CPU or on a Vulkan device) and `info` (Vulkan
+//! devices, backend choice). Errors print one line naming the problem (for corrupt streams:
+//! the tile and byte offset, the same on every backend) and exit with status 1; the output
+//! file is written to a temporary file beside it and renamed only on success, so a failure
+//! never leaves a partial or truncated OUTPUT behind.
 
 use clap::{Args, Parser, Subcommand};
 use ds_runtime::{Backend, select_backend};
@@ -57,11 +58,13 @@ struct CompressArgs {
 
 #[derive(Args)]
 struct DecompressArgs {
-    /// Decode engine: auto picks the best available and says so; vulkan and wgpu are not
-    /// built yet and are refused rather than substituted.
+    /// Decode engine. auto: Vulkan on a GPU, else the CPU (with a note saying what was
+    /// missing); vulkan: the preferred Vulkan device, software ones (lavapipe) included;
+    /// cpu: the CPU decoder; wgpu: not built yet. A named backend that cannot run is refused
+    /// (exit 1), never substituted.
     #[arg(short, long, default_value = "auto")]
     backend: Backend,
-    /// Worker threads for the CPU backend (0 = one per core).
+    /// Worker threads for the CPU backend (0 = one per core; ignored by vulkan).
     #[arg(short = 't', long, default_value_t = 0)]
     threads: usize,
     /// Tile stream to decompress.
@@ -144,17 +147,22 @@ fn compress(a: &CompressArgs) -> Result<(), String> {
 }
 
 fn decompress(a: &DecompressArgs) -> Result<(), String> {
+    let input = read_input(&a.input)?;
     let selection = select_backend(a.backend).map_err(|e| e.to_string())?;
     if selection.is_fallback {
-        eprintln!("dsr: notice: backend {} selected: {}", selection.backend, selection.reason);
+        let on = match selection.backend {
+            Backend::Cpu => "the CPU".to_string(),
+            b => format!("backend {b}"),
+        };
+        eprintln!("dsr: note: {}; decoding on {on}", selection.reason);
     }
-    let input = read_input(&a.input)?;
     let t = Instant::now();
     let out = selection.decompress(&input, a.threads).map_err(|e| format!("{}: {e}", a.input.display()))?;
     let secs = t.elapsed().as_secs_f64();
     write_output(&a.output, &out)?;
+    let device = selection.device_name().map(|d| format!(" ({d})")).unwrap_or_default();
     println!(
-        "{} -> {}: {} -> {} bytes, backend {}, {}",
+        "{} -> {}: {} -> {} bytes, backend {}{device}, {}",
         a.input.display(),
         a.output.display(),
         input.len(),
@@ -209,13 +217,18 @@ fn info() -> Result<(), String> {
                 );
                 match (d.unusable_reason(), picked == Some(*index)) {
                     (Some(why), _) => println!("      not usable by the runtime: {why}"),
-                    (None, true) => println!("      usable; picked by the Vulkan core"),
+                    (None, true) => println!("      usable; --backend vulkan uses this device"),
                     (None, false) => println!("      usable"),
                 }
             }
         }
     }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("CPU decoder: {threads} threads");
     let auto = select_backend(Backend::Auto).map_err(|e| e.to_string())?;
-    println!("decode backend for --backend auto: {} ({})", auto.backend, auto.reason);
+    match auto.device_name() {
+        Some(device) => println!("auto picks: {} (device {device})", auto.backend),
+        None => println!("auto picks: {} ({})", auto.backend, auto.reason),
+    }
     Ok(())
 }

@@ -6,7 +6,39 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn dsr(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dsr")).args(args).output().expect("run dsr")
+    dsr_env(args, &[])
+}
+
+fn dsr_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dsr"));
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run dsr")
+}
+
+/// Environment that hides every Vulkan driver from the loader (VK_DRIVER_FILES since loader
+/// 1.3.207, VK_ICD_FILENAMES before).
+const NO_VULKAN: &[(&str, &str)] = &[
+    ("VK_DRIVER_FILES", "/nonexistent/dsr-no-icd.json"),
+    ("VK_ICD_FILENAMES", "/nonexistent/dsr-no-icd.json"),
+];
+
+fn require_gpu() -> bool {
+    std::env::var_os("DSR_REQUIRE_GPU").is_some_and(|v| v == "1")
+}
+
+/// Whether `o` is `--backend vulkan` refused for want of a device; then prints a notice (the
+/// caller skips the rest), or fails under `DSR_REQUIRE_GPU=1`.
+fn vulkan_refused(test: &str, o: &Output) -> bool {
+    let err = String::from_utf8_lossy(&o.stderr);
+    if o.status.success() || !err.contains("no usable Vulkan device") {
+        return false;
+    }
+    assert!(!require_gpu(), "{test}: DSR_REQUIRE_GPU=1 but: {err}");
+    eprintln!("NOTICE: {test} skipped: {} (set DSR_REQUIRE_GPU=1 to fail instead)", err.trim());
+    true
 }
 
 fn s(p: &Path) -> &str {
@@ -44,14 +76,20 @@ fn decompress_of_a_reference_stream_matches_the_manifest() {
     assert_eq!(sha256_hex(&std::fs::read(&out).unwrap()), row.sha256);
 }
 
-#[test]
-fn corrupt_input_fails_with_one_line_naming_tile_and_offset_and_leaves_no_output() {
-    let dir = tempfile::tempdir().unwrap();
+/// A corpus stream whose tile 1 starts with a reserved block type, written into `dir`.
+fn corrupt_stream(dir: &Path) -> std::path::PathBuf {
     let mut bad = std::fs::read(corpus_dir().join("gdeflate/assimp_Wuson.ply.lvl12.gdf")).unwrap();
     let tile1 = 8 + 4 * 14 + u32::from_le_bytes(bad[12..16].try_into().unwrap()) as usize;
     bad[tile1] = 0x07; // tile 1's first block header: BFINAL=1, BTYPE=3 (reserved)
-    let input = dir.path().join("bad.gdf");
+    let input = dir.join("bad.gdf");
     std::fs::write(&input, &bad).unwrap();
+    input
+}
+
+#[test]
+fn corrupt_input_fails_with_one_line_naming_tile_and_offset_and_leaves_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = corrupt_stream(dir.path());
 
     let fresh = dir.path().join("fresh.out");
     let o = dsr(&["decompress", "--backend", "cpu", s(&input), "-o", s(&fresh)]);
@@ -82,7 +120,7 @@ fn missing_input_and_not_a_stream_are_one_line_errors() {
     let out = dir.path().join("o");
     let o = dsr(&["decompress", "/nonexistent/file.gdf", "-o", s(&out)]);
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(stderr_lines(&o).iter().filter(|l| !l.contains("notice")).count(), 1);
+    assert_eq!(stderr_lines(&o).iter().filter(|l| !l.starts_with("dsr: note:")).count(), 1);
     assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read"));
 
     let o = dsr(&[
@@ -101,18 +139,50 @@ fn missing_input_and_not_a_stream_are_one_line_errors() {
 }
 
 #[test]
-fn gpu_backends_are_refused_not_silently_replaced() {
+fn wgpu_is_refused_not_silently_replaced() {
     let dir = tempfile::tempdir().unwrap();
     let gdf = corpus_dir().join("gdeflate/oa_mc-oa.shader.lvl1.gdf");
     let out = dir.path().join("o");
-    for backend in ["vulkan", "wgpu"] {
-        let o = dsr(&["decompress", "--backend", backend, s(&gdf), "-o", s(&out)]);
-        assert_eq!(o.status.code(), Some(1), "{backend}");
-        let lines = stderr_lines(&o);
-        assert_eq!(lines.len(), 1);
-        assert!(lines[0].contains("not supported"), "{}", lines[0]);
-        assert!(!out.exists());
-    }
+    let o = dsr(&["decompress", "--backend", "wgpu", s(&gdf), "-o", s(&out)]);
+    assert_eq!(o.status.code(), Some(1));
+    let lines = stderr_lines(&o);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("`wgpu` is not supported"), "{}", lines[0]);
+    assert!(!out.exists());
+}
+
+#[test]
+fn vulkan_without_a_driver_is_refused_saying_why_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let gdf = corpus_dir().join("gdeflate/oa_mc-oa.shader.lvl1.gdf");
+    let out = dir.path().join("o");
+    let o = dsr_env(&["decompress", "--backend", "vulkan", s(&gdf), "-o", s(&out)], NO_VULKAN);
+    assert_eq!(o.status.code(), Some(1));
+    let lines = stderr_lines(&o);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("dsr: backend `vulkan` is not supported: no usable Vulkan device"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains("use --backend cpu"), "{}", lines[0]);
+    assert!(!out.exists());
+}
+
+#[test]
+fn auto_without_a_driver_decodes_on_the_cpu_with_a_one_line_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let gdf = corpus_dir().join("gdeflate/oa_mc-oa.shader.lvl1.gdf");
+    let out = dir.path().join("o");
+    let o = dsr_env(&["decompress", s(&gdf), "-o", s(&out)], NO_VULKAN);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines = stderr_lines(&o);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("dsr: note: no usable Vulkan device ("), "{}", lines[0]);
+    assert!(lines[0].ends_with("; decoding on the CPU"), "{}", lines[0]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("backend cpu,"));
+    let row = manifest().into_iter().find(|r| r.name == "oa_mc-oa.shader").unwrap();
+    assert_eq!(sha256_hex(&std::fs::read(&out).unwrap()), row.sha256);
 }
 
 #[test]
@@ -121,10 +191,54 @@ fn auto_backend_says_which_backend_it_picked() {
     let gdf = corpus_dir().join("gdeflate/oa_mc-oa.shader.lvl1.gdf");
     let out = dir.path().join("o");
     let o = dsr(&["decompress", s(&gdf), "-o", s(&out)]);
-    assert!(o.status.success());
-    let lines = stderr_lines(&o);
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    assert!(lines[0].contains("notice") && lines[0].contains("cpu"), "{}", lines[0]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (lines, stdout) = (stderr_lines(&o), String::from_utf8_lossy(&o.stdout));
+    if stdout.contains("backend vulkan (") {
+        assert!(lines.is_empty(), "{lines:?}"); // a GPU: no note
+    } else {
+        assert!(stdout.contains("backend cpu,"), "{stdout}");
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].starts_with("dsr: note: ") && lines[0].contains("Vulkan device"), "{}", lines[0]);
+        assert!(lines[0].ends_with("; decoding on the CPU"), "{}", lines[0]);
+    }
+    let row = manifest().into_iter().find(|r| r.name == "oa_mc-oa.shader").unwrap();
+    assert_eq!(sha256_hex(&std::fs::read(&out).unwrap()), row.sha256);
+}
+
+#[test]
+fn vulkan_backend_decodes_every_corpus_stream_to_its_manifest_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, _, sha256) in corpus_streams() {
+        let out = dir.path().join(format!("{file}.out"));
+        let gdf = corpus_dir().join("gdeflate").join(&file);
+        let o = dsr(&["decompress", "--backend", "vulkan", s(&gdf), "-o", s(&out)]);
+        if vulkan_refused("vulkan corpus decode", &o) {
+            return;
+        }
+        assert!(o.status.success(), "{file}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(stderr_lines(&o).is_empty(), "{file}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("backend vulkan ("), "{file}");
+        assert_eq!(sha256_hex(&std::fs::read(&out).unwrap()), sha256, "{file}");
+    }
+}
+
+#[test]
+fn corrupt_input_on_vulkan_fails_with_the_cpu_line_and_leaves_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = corrupt_stream(dir.path());
+    let out = dir.path().join("o");
+    let gpu = dsr(&["decompress", "--backend", "vulkan", s(&input), "-o", s(&out)]);
+    if vulkan_refused("vulkan corrupt input", &gpu) {
+        return;
+    }
+    let cpu = dsr(&["decompress", "--backend", "cpu", s(&input), "-o", s(&out)]);
+    assert_eq!(gpu.status.code(), Some(1));
+    assert_eq!(cpu.status.code(), Some(1));
+    let (g, c) = (stderr_lines(&gpu), stderr_lines(&cpu));
+    assert_eq!(g.len(), 1, "{g:?}");
+    assert_eq!(g, c, "the GPU and CPU backends report corrupt input differently");
+    assert!(g[0].contains("tile 1, byte offset") && g[0].contains("reserved block type"), "{}", g[0]);
+    assert!(!out.exists(), "a failed decompress created its output");
 }
 
 #[test]

@@ -12,20 +12,43 @@ fn dsr_info(env: &[(&str, &str)]) -> Output {
     cmd.output().expect("run dsr info")
 }
 
+/// The `auto picks: …` line.
+fn auto_line(out: &str) -> &str {
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("auto picks: ")).collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    lines[0]
+}
+
 #[test]
 fn info_lists_devices_and_the_auto_backend() {
     let o = dsr_info(&[]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
-    assert!(out.contains("decode backend for --backend auto: cpu"), "{out}");
+    assert!(out.contains("CPU decoder: ") && out.contains(" threads"), "{out}");
+    let auto = auto_line(&out);
     if out.contains("Vulkan: not available") {
         assert!(std::env::var_os("DSR_REQUIRE_GPU").is_none_or(|v| v != "1"), "DSR_REQUIRE_GPU=1: {out}");
+        assert!(auto.starts_with("auto picks: cpu (no usable Vulkan device"), "{auto}");
         eprintln!("NOTICE: no Vulkan device here; only the no-device output was checked");
         return;
     }
-    assert!(out.contains("subgroup size"), "{out}");
-    assert!(out.contains("VK_NV_memory_decompression"), "{out}");
-    assert!(out.contains("picked by the Vulkan core"), "{out}");
+    // Per device: subgroup size (and its range or its absence), the decompression extensions.
+    for key in
+        ["subgroup size ", "size control", "VK_NV_memory_decompression ", "VK_EXT_memory_decompression "]
+    {
+        assert!(out.contains(key), "{key}: {out}");
+    }
+    assert!(out.contains("usable; --backend vulkan uses this device"), "{out}");
+    // auto: a hardware device, or the CPU saying that only a software one exists.
+    let software = out.contains("type CPU (software)");
+    let hardware =
+        ["discrete GPU", "integrated GPU", "virtual GPU"].iter().any(|t| out.contains(&format!("type {t}")));
+    if hardware {
+        assert!(auto.starts_with("auto picks: vulkan (device "), "{auto}");
+    } else if software {
+        assert!(auto.starts_with("auto picks: cpu (no hardware Vulkan device: "), "{auto}");
+        assert!(auto.contains("software rasterizer"), "{auto}");
+    }
 }
 
 #[test]
@@ -36,5 +59,5 @@ fn info_without_a_vulkan_driver_says_so_and_exits_0() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.contains("Vulkan: not available"), "{out}");
-    assert!(out.contains("decode backend for --backend auto: cpu"), "{out}");
+    assert!(auto_line(&out).starts_with("auto picks: cpu (no usable Vulkan device ("), "{out}");
 }

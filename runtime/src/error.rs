@@ -10,8 +10,9 @@ pub enum Error {
     Unsupported {
         /// What was asked for.
         what: &'static str,
-        /// Why it is not available and what to do instead.
-        why: &'static str,
+        /// Why it is not available (for a backend: which capability is missing) and what to
+        /// do instead.
+        why: String,
     },
     /// The compressed data is malformed (names the tile and byte offset).
     Decode(dsr_gdeflate::DecodeError),

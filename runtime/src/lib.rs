@@ -5,14 +5,18 @@
 //! ([`cpu`]), which decodes DirectStorage GDeflate tile streams tile-parallel with the
 //! reference decoder of `dsr-gdeflate`, and (feature `vulkan`, default) the **ash Vulkan
 //! core** (`vulkan`: device creation or adoption, memory, kernel pipelines, timeline
-//! submission) that the GPU decoder will run on. GPU decode itself, the wgpu backend, request
-//! queues and the io_uring staging path are not built yet: asking for them returns
-//! [`Error::Unsupported`], never a silent fallback.
+//! submission) with the GPU GDeflate decoder, which backend `vulkan` (and `auto` on a GPU)
+//! runs. The wgpu backend, request queues and the io_uring staging path are not built yet:
+//! asking for them returns [`Error::Unsupported`], never a silent fallback.
 //!
 //! ```
 //! use ds_runtime::{Backend, select_backend};
-//! let picked = select_backend(Backend::Auto).unwrap();
-//! assert_eq!(picked.backend, Backend::Cpu);
+//! let picked = select_backend(Backend::Auto).unwrap(); // Vulkan on a GPU, else the CPU
+//! if picked.is_fallback {
+//!     eprintln!("note: {}; decoding on the {}", picked.reason, picked.backend);
+//! }
+//! let stream = dsr_gdeflate::compress(b"hello hello hello", dsr_gdeflate::Level::DEFAULT, 0).unwrap();
+//! assert_eq!(picked.decompress(&stream, 0).unwrap(), b"hello hello hello");
 //! ```
 
 pub mod backend;

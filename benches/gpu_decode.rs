@@ -1,0 +1,376 @@
+//! GPU GDeflate decode throughput: the `gdeflate_decode` kernel (ash core) against the CPU
+//! decoder (`dsr-gdeflate`) on the same data, in one run.
+//!
+//! Data: every corpus `gdeflate/*.gdf` stream (`$DSR_CORPUS`, default `../shared/corpus`),
+//! plus the files named as arguments or in `$DSR_BENCH_INPUTS` (`:`-separated): tile streams
+//! are used as they are, other files are compressed at the default level first. The set is
+//! repeated until it decodes to `$DSR_BENCH_MIB` MiB (default 256; 8 when the Vulkan device
+//! is a software rasterizer or there is none, so the run stays short).
+//!
+//! - **gpu**: every page of the whole data in ONE [`DecodeJob`], made resident before timing
+//!   (upload and readback are not timed). A run is `submit_decode` + `wait`, timed on the
+//!   host, so command recording and submission are included. One warm-up run, then the
+//!   output is checked against the CPU decoder (every status OK, every byte equal) before
+//!   any figure is printed: a benchmark of wrong results is worthless.
+//! - **cpu, 1 thread**: `dsr_gdeflate::decompress_into` on each stream, one thread.
+//! - **cpu, N threads**: the same pages on every core, as `decompress_into` schedules a
+//!   stream's tiles, but over all pages at once so thread start-up is paid once per run
+//!   rather than once per stream.
+//!
+//! The engines alternate within every repetition (`$DSR_BENCH_RUNS`, default 9) so they see
+//! the same machine state. Figures are GB/s = 10^9 bytes of **decoded** output per second:
+//! the median with the min–max spread, and the ratio to the CPU on all threads. Without a
+//! usable Vulkan device the CPU rows are printed with a note. `$DSR_BENCH_DEVICE=N` picks
+//! Vulkan device N (as listed by `dsr info`); `$DSR_BENCH_PER_STREAM=1` adds one row set per
+//! source stream (each repeated to a share of the target size).
+//!
+//! Run: `cargo bench --bench gpu_decode [-- FILE...]`.
+
+use ds_runtime::vulkan::{ContextOptions, DecodeJob, DeviceType, PageJob, VulkanContext, status_error};
+use dsr_gdeflate::{PageDecoder, TILE_SIZE, TileStream};
+use std::error::Error;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+type Result<T> = std::result::Result<T, Box<dyn Error>>;
+
+/// One source tile stream.
+struct Input {
+    name: String,
+    bytes: Vec<u8>,
+    /// Byte range of each page in `bytes`, and its decoded size.
+    pages: Vec<(Range<usize>, usize)>,
+    decoded: usize,
+}
+
+/// The data decoded by every engine: inputs repeated, laid out back to back in one output.
+struct Data<'a> {
+    /// `(input, offset of its decoded bytes in the output)`, in output order.
+    copies: Vec<(&'a Input, usize)>,
+    decoded: usize,
+    compressed: usize,
+    pages: usize,
+}
+
+impl<'a> Data<'a> {
+    /// `inputs` repeated (whole set at a time) until the decoded size reaches `target`.
+    fn repeat(inputs: &[&'a Input], target: usize) -> Self {
+        let mut data = Self { copies: Vec::new(), decoded: 0, compressed: 0, pages: 0 };
+        if inputs.iter().all(|i| i.decoded == 0) {
+            return data;
+        }
+        while data.decoded < target.max(1) {
+            for &input in inputs {
+                data.copies.push((input, data.decoded));
+                data.decoded += input.decoded;
+                data.compressed += input.pages.iter().map(|(r, _)| r.len()).sum::<usize>();
+                data.pages += input.pages.len();
+            }
+        }
+        data
+    }
+
+    fn page_jobs(&self) -> Vec<PageJob<'a>> {
+        let mut jobs = Vec::with_capacity(self.pages);
+        for &(input, at) in &self.copies {
+            for (i, (range, size)) in input.pages.iter().enumerate() {
+                jobs.push(PageJob {
+                    page: &input.bytes[range.clone()],
+                    dst_offset: (at + i * TILE_SIZE) as u64,
+                    dst_size: *size as u32,
+                });
+            }
+        }
+        jobs
+    }
+
+    fn cpu_one_thread(&self, out: &mut [u8]) {
+        for &(input, at) in &self.copies {
+            dsr_gdeflate::decompress_into(&input.bytes, &mut out[at..at + input.decoded], 1)
+                .unwrap_or_else(|e| panic!("{}: {e}", input.name));
+        }
+    }
+
+    fn cpu_all_threads(&self, out: &mut [u8], threads: usize) {
+        let mut work: Vec<(&[u8], &mut [u8])> = Vec::with_capacity(self.pages);
+        let mut rest = out;
+        for &(input, _) in &self.copies {
+            let (mine, tail) = rest.split_at_mut(input.decoded);
+            rest = tail;
+            for ((range, _), dst) in input.pages.iter().zip(mine.chunks_mut(TILE_SIZE)) {
+                work.push((&input.bytes[range.clone()], dst));
+            }
+        }
+        let queue = Mutex::new(work.into_iter());
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    let mut decoder = PageDecoder::new();
+                    loop {
+                        let Some((page, dst)) = queue.lock().unwrap().next() else { break };
+                        decoder.decode(page, dst).expect("verified data decodes");
+                    }
+                });
+            }
+        });
+    }
+}
+
+fn env_usize(name: &str) -> Result<Option<usize>> {
+    match std::env::var(name) {
+        Ok(v) => Ok(Some(v.trim().parse().map_err(|e| format!("{name}={v}: {e}"))?)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(e) => Err(format!("{name}: {e}").into()),
+    }
+}
+
+fn load(path: &Path, name: String) -> Result<Input> {
+    let raw = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (bytes, name) = if raw.starts_with(&[0x04, 0xFB]) {
+        (raw, name)
+    } else {
+        let stream = dsr_gdeflate::compress(&raw, dsr_gdeflate::Level::DEFAULT, 0)?;
+        (stream, format!("{name} (compressed here, level 9)"))
+    };
+    let ts = TileStream::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let pages =
+        (0..ts.num_tiles()).map(|i| (ts.tile_range(i), ts.tile_uncompressed_size(i))).collect::<Vec<_>>();
+    let decoded = ts.uncompressed_size() as usize;
+    Ok(Input { name, bytes, pages, decoded })
+}
+
+fn inputs() -> Result<Vec<Input>> {
+    let corpus = std::env::var_os("DSR_CORPUS")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"), PathBuf::from)
+        .join("gdeflate");
+    let mut paths: Vec<PathBuf> = match std::fs::read_dir(&corpus) {
+        Ok(dir) => dir
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension() == Some("gdf".as_ref()))
+            .collect(),
+        Err(e) => {
+            println!("note: corpus {}: {e}; using only the named inputs", corpus.display());
+            Vec::new()
+        }
+    };
+    paths.sort();
+    // `cargo bench` passes `--bench`; other arguments are input files.
+    paths.extend(std::env::args().skip(1).filter(|a| !a.starts_with("--")).map(PathBuf::from));
+    if let Some(list) = std::env::var_os("DSR_BENCH_INPUTS") {
+        paths.extend(std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty()));
+    }
+    let mut inputs = Vec::new();
+    for p in paths {
+        let name =
+            p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let input = load(&p, name)?;
+        if input.pages.is_empty() {
+            println!("note: {} has no tiles; left out", input.name);
+        } else {
+            inputs.push(input);
+        }
+    }
+    if inputs.is_empty() {
+        return Err("no input: no corpus streams (set DSR_CORPUS) and no files named".into());
+    }
+    Ok(inputs)
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+/// Median, min, max.
+fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
+/// Checks the GPU's output of `job` against the CPU decoder's `expected`.
+fn verify(ctx: &VulkanContext, job: &DecodeJob, data: &Data<'_>, expected: &[u8]) -> Result<()> {
+    let (dst, statuses) = ctx.decode_results(job)?;
+    let owner = |page: usize| {
+        let mut first = 0;
+        for &(input, _) in &data.copies {
+            if page < first + input.pages.len() {
+                return format!("{} tile {}", input.name, page - first);
+            }
+            first += input.pages.len();
+        }
+        format!("page {page}")
+    };
+    for (i, s) in statuses.iter().enumerate() {
+        if let Some(kind) = status_error(s)? {
+            return Err(
+                format!("GPU decode failed on {}: {kind} (byte offset {})", owner(i), s.offset).into()
+            );
+        }
+    }
+    if dst.len() != expected.len() {
+        return Err(format!("GPU output is {} bytes, expected {}", dst.len(), expected.len()).into());
+    }
+    if let Some(at) = dst.iter().zip(expected).position(|(g, c)| g != c) {
+        let (input, start) =
+            data.copies.iter().rev().find(|(_, start)| *start <= at).expect("offset 0 exists");
+        return Err(format!(
+            "GPU output differs from the CPU decoder's at byte {at} ({} byte {})",
+            input.name,
+            at - start
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Times every engine over `data`, verifying first; returns `(engine, seconds per run)`.
+fn measure(
+    ctx: Option<&VulkanContext>,
+    data: &Data<'_>,
+    runs: usize,
+    threads: usize,
+) -> Result<Vec<(String, Vec<f64>)>> {
+    let mut expected = vec![0u8; data.decoded];
+    data.cpu_one_thread(&mut expected);
+    let mut out = vec![0u8; data.decoded];
+    data.cpu_all_threads(&mut out, threads);
+    if out != expected {
+        return Err("the CPU decoder's multi-threaded output differs from its one-thread output".into());
+    }
+
+    let job = match ctx {
+        Some(ctx) => {
+            let job = ctx.prepare_decode(&data.page_jobs(), &vec![0u8; data.decoded])?;
+            let value = ctx.submit_decode(&job)?; // warm-up
+            ctx.wait(value, Duration::MAX)?;
+            verify(ctx, &job, data, &expected)?;
+            Some((ctx, job))
+        }
+        None => None,
+    };
+    drop(expected);
+
+    let (mut gpu, mut one, mut all) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        if let Some((ctx, job)) = &job {
+            let t = Instant::now();
+            let value = ctx.submit_decode(job)?;
+            ctx.wait(value, Duration::MAX)?;
+            gpu.push(t.elapsed().as_secs_f64());
+        }
+        let t = Instant::now();
+        data.cpu_one_thread(&mut out);
+        one.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        data.cpu_all_threads(&mut out, threads);
+        all.push(t.elapsed().as_secs_f64());
+    }
+    let mut rows = Vec::new();
+    if let Some((ctx, _)) = &job {
+        rows.push((format!("gpu ({})", ctx.device_info().name), gpu));
+    }
+    rows.push(("cpu, 1 thread".to_string(), one));
+    rows.push((format!("cpu, {threads} threads"), all));
+    Ok(rows)
+}
+
+fn print_rows(label: &str, width: usize, decoded: usize, rows: Vec<(String, Vec<f64>)>) {
+    let gbps = |secs: f64| decoded as f64 / secs / 1e9;
+    let base = rows.last().map(|(_, t)| stats(t.clone()).0).unwrap_or(1.0);
+    for (engine, times) in rows {
+        let (median, lo, hi) = stats(times);
+        let spread = format!("[{:.3}–{:.3}]", gbps(hi), gbps(lo));
+        println!("{label:<width$} {engine:<40} {:>9.3} {spread:>19} {:>8.2}", gbps(median), base / median);
+    }
+}
+
+fn main() -> Result<()> {
+    let runs = env_usize("DSR_BENCH_RUNS")?.unwrap_or(9).max(1);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let device_index = env_usize("DSR_BENCH_DEVICE")?;
+    let (ctx, no_gpu) = match VulkanContext::new(&ContextOptions { device_index }) {
+        Ok(ctx) => (Some(ctx), String::new()),
+        Err(e) if e.is_unavailable() => (None, e.to_string()),
+        Err(e) => return Err(e.into()),
+    };
+    let software = ctx.as_ref().is_none_or(|c| c.device_info().device_type == DeviceType::Cpu);
+    let mib = env_usize("DSR_BENCH_MIB")?.unwrap_or(if software { 8 } else { 256 });
+    if mib >= 4096 {
+        return Err(format!("DSR_BENCH_MIB={mib}: a decode job holds less than 4 GiB").into());
+    }
+    let inputs = inputs()?;
+    let all: Vec<&Input> = inputs.iter().collect();
+    let data = Data::repeat(&all, mib << 20);
+
+    println!("GPU GDeflate decode vs the CPU decoder (cargo bench --bench gpu_decode)");
+    println!("CPU: {}, {threads} threads", cpu_model());
+    match &ctx {
+        Some(c) => {
+            let d = c.device_info();
+            println!(
+                "GPU: {} ({}), Vulkan {}, driver {} ({}), subgroup size {}",
+                d.name, d.device_type, d.api_version, d.driver_name, d.driver_info, d.subgroup_size
+            );
+            if d.device_type == DeviceType::Cpu {
+                println!("note: a software rasterizer: its figures say nothing about GPU performance");
+            }
+        }
+        None => println!("GPU: none ({no_gpu}); only the CPU rows are measured"),
+    }
+    println!(
+        "data: {} streams × {} copies = {} streams, {} tiles; {} bytes compressed -> {} bytes decoded \
+         ({:.1} MiB, ratio {:.3})",
+        inputs.len(),
+        data.copies.len() / inputs.len(),
+        data.copies.len(),
+        data.pages,
+        data.compressed,
+        data.decoded,
+        data.decoded as f64 / 1048576.0,
+        data.compressed as f64 / data.decoded as f64
+    );
+    for input in &inputs {
+        println!(
+            "  {:<44} {:>5} tiles {:>10} -> {:>10} bytes",
+            input.name,
+            input.pages.len(),
+            input.pages.iter().map(|(r, _)| r.len()).sum::<usize>(),
+            input.decoded
+        );
+    }
+    println!(
+        "runs: {runs} per engine (+1 GPU warm-up), engines alternating; GB/s = 10^9 decoded bytes/s, \
+         median [min–max]; × = speed relative to the CPU on all threads"
+    );
+    let rows = measure(ctx.as_ref(), &data, runs, threads)?;
+    if ctx.is_some() {
+        println!(
+            "verified: GPU output equals the CPU decoder's ({} tiles OK, {} bytes)",
+            data.pages, data.decoded
+        );
+    }
+    println!();
+    let width = inputs.iter().map(|i| i.name.chars().count()).max().unwrap_or(0).max(4);
+    println!("{:<width$} {:<40} {:>9} {:>19} {:>8}", "data", "engine", "GB/s", "[min–max]", "×");
+    print_rows("all", width, data.decoded, rows);
+
+    if std::env::var_os("DSR_BENCH_PER_STREAM").is_some_and(|v| v == "1") {
+        let share = (mib << 20) / inputs.len();
+        for input in &inputs {
+            let data = Data::repeat(&[input], share);
+            let rows = measure(ctx.as_ref(), &data, runs, threads)?;
+            print_rows(&input.name, width, data.decoded, rows);
+        }
+    }
+    Ok(())
+}
