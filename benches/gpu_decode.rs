@@ -250,7 +250,7 @@ fn measure(
 
     let job = match ctx {
         Some(ctx) => {
-            let job = ctx.prepare_decode(&data.page_jobs(), &vec![0u8; data.decoded])?;
+            let job = ctx.prepare_decode_uninit(&data.page_jobs(), data.decoded)?;
             let value = ctx.submit_decode(&job)?; // warm-up
             ctx.wait(value, Duration::MAX)?;
             verify(ctx, &job, data, &expected)?;

@@ -129,14 +129,7 @@ fn run(shader_dir: &Path, out_dir: &Path) -> Result<(), String> {
         ));
     }
 
-    let mut code = generate(&kernels, &structs);
-    for (path, kernel) in &kernels {
-        if path.extension().is_some_and(|ext| ext == "wgsl") {
-            let source = fs::read_to_string(path)
-                .map_err(|e| format!("error: cannot read {}: {e}", path.display()))?;
-            code.push_str(&generate_constants(&kernel.name, &reflect_constants(&source)));
-        }
-    }
+    let code = generate(&kernels, &structs);
     let rs_path = out_dir.join("kernels.rs");
     fs::write(&rs_path, code).map_err(|e| format!("error: cannot write {}: {e}", rs_path.display()))
 }
@@ -193,6 +186,8 @@ pub struct CompiledKernel {
     pub structs: BTreeMap<String, StructOut>,
     /// SPIR-V words.
     pub spirv: Vec<u32>,
+    /// Named `u32` constants of the source (see [`reflect_constants`]).
+    pub constants: Vec<(String, u32)>,
 }
 
 /// The SPIR-V writer options used for every kernel.
@@ -247,25 +242,14 @@ pub fn compile_kernel(path: &str, source: &str) -> Result<CompiledKernel, String
              size and the SPIR-V must be final)"
         ));
     }
-    let [ep] = module.entry_points.as_slice() else {
-        return Err(format!(
-            "{path}: error: a kernel file must have exactly one entry point, found {}",
-            module.entry_points.len()
-        ));
-    };
+    let ep = only_entry_point(path, &module)?;
     if ep.stage != ShaderStage::Compute {
         return Err(format!(
             "{path}: error: entry point `{}` is a {:?} shader; kernels are @compute",
             ep.name, ep.stage
         ));
     }
-
-    let mut layouter = Layouter::default();
-    layouter.update(module.to_ctx()).map_err(|e| format!("{path}: error: layout: {e}"))?;
-
-    let mut bindings = Vec::new();
-    let mut structs = BTreeMap::new();
-    reflect_bindings(path, &module, &info, &layouter, &mut bindings, &mut structs)?;
+    let (bindings, structs) = reflect_resources(path, &module, &info)?;
 
     let spirv = spv::write_vec(
         &module,
@@ -282,6 +266,7 @@ pub fn compile_kernel(path: &str, source: &str) -> Result<CompiledKernel, String
         bindings,
         structs,
         spirv,
+        constants: reflect_constants(&module),
     })
 }
 
@@ -298,6 +283,31 @@ fn kernel_name(path: &str) -> Result<String, String> {
             "{path}: error: kernel file names must be lower_snake_case identifiers (`{name}` is not)"
         ))
     }
+}
+
+/// The module's entry point, which must be its only one.
+fn only_entry_point<'m>(path: &str, module: &'m Module) -> Result<&'m naga::EntryPoint, String> {
+    match module.entry_points.as_slice() {
+        [ep] => Ok(ep),
+        eps => Err(format!(
+            "{path}: error: a kernel file must have exactly one entry point, found {}",
+            eps.len()
+        )),
+    }
+}
+
+/// The bindings of the module's only entry point and the layouts of the structs they hold.
+fn reflect_resources(
+    path: &str,
+    module: &Module,
+    info: &ModuleInfo,
+) -> Result<(Vec<BindingOut>, BTreeMap<String, StructOut>), String> {
+    let mut layouter = Layouter::default();
+    layouter.update(module.to_ctx()).map_err(|e| format!("{path}: error: layout: {e}"))?;
+    let mut bindings = Vec::new();
+    let mut structs = BTreeMap::new();
+    reflect_bindings(path, module, info, &layouter, &mut bindings, &mut structs)?;
+    Ok((bindings, structs))
 }
 
 /// Reflects the resource bindings of the module's only entry point.
@@ -498,14 +508,15 @@ pub fn generate(kernels: &[(PathBuf, CompiledKernel)], structs: &BTreeMap<String
             layout.members.iter().map(|(member, offset)| format!("({member:?}, {offset})")).collect();
         w(format_args!("{}],\n}};\n\n", members.join(", ")));
     }
+    for (_, k) in kernels.iter().filter(|(_, k)| !k.constants.is_empty()) {
+        s.push_str(&generate_constants(&k.name, &k.constants));
+    }
     s
 }
 
 /// The module-scope `const`s of a WGSL kernel whose name is SCREAMING_SNAKE_CASE and whose type
-/// is `u32` (status codes, limits, table sizes), in declaration order. The source has already
-/// compiled, so a parse failure here yields nothing.
-pub fn reflect_constants(source: &str) -> Vec<(String, u32)> {
-    let Ok(module) = naga::front::wgsl::parse_str(source) else { return Vec::new() };
+/// is `u32` (status codes, limits, table sizes), in declaration order.
+pub fn reflect_constants(module: &Module) -> Vec<(String, u32)> {
     let screaming = |n: &str| n.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
     module
         .constants

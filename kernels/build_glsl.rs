@@ -38,9 +38,8 @@
 //! Reflection and kernel-rule errors are one line that starts with the shader path, as for
 //! WGSL. `tests/glsl.rs` runs this build script on broken kernels and checks these messages.
 
-use super::{CAPABILITIES, CompiledKernel, SPIRV_VERSION, kernel_name, reflect_bindings};
+use super::{CAPABILITIES, CompiledKernel, SPIRV_VERSION, kernel_name, only_entry_point, reflect_resources};
 use naga::front::spv as spv_in;
-use naga::proc::Layouter;
 use naga::valid::{ValidationFlags, Validator};
 use naga::{AddressSpace, ShaderStage, StorageAccess};
 use std::collections::{BTreeMap, BTreeSet};
@@ -138,12 +137,7 @@ pub fn compile_kernel(path: &str, source: &str) -> Result<CompiledKernel, String
             chain(e.as_inner())
         )
     })?;
-    let [ep] = module.entry_points.as_slice() else {
-        return Err(format!(
-            "{path}: error: a kernel file must have exactly one entry point, found {}",
-            module.entry_points.len()
-        ));
-    };
+    let ep = only_entry_point(path, &module)?;
     if ep.stage != ShaderStage::Compute || ep.name != ENTRY_POINT {
         return Err(format!(
             "{path}: error: entry point `{}` is a {:?} shader; GLSL kernels are compute shaders \
@@ -152,11 +146,7 @@ pub fn compile_kernel(path: &str, source: &str) -> Result<CompiledKernel, String
         ));
     }
 
-    let mut layouter = Layouter::default();
-    layouter.update(module.to_ctx()).map_err(|e| format!("{path}: error: layout: {e}"))?;
-    let mut bindings = Vec::new();
-    let mut structs = BTreeMap::new();
-    reflect_bindings(path, &module, &info, &layouter, &mut bindings, &mut structs)?;
+    let (bindings, structs) = reflect_resources(path, &module, &info)?;
 
     Ok(CompiledKernel {
         name,
@@ -165,6 +155,8 @@ pub fn compile_kernel(path: &str, source: &str) -> Result<CompiledKernel, String
         bindings,
         structs,
         spirv,
+        // SPIR-V keeps no names for constants: nothing to reflect.
+        constants: Vec::new(),
     })
 }
 

@@ -326,16 +326,31 @@ fn commit_refills(refill_mask: u32) {
     next += countOneBits(refill_mask);
 }
 
-/// Round where only refills can fail (header fields, stored bytes, precode lengths): returns
-/// false after recording the overrun.
-fn simple_refills(slot: u32) -> bool {
-    let refill_mask = read_mask(slot, MASK_REFILL);
-    if refill_overrun_lane(refill_mask) < 32u {
+/// Ends a round: `err_lane` is the first lane (in lane order) whose step failed, with error
+/// `err` (code, detail0, detail1), or 32 for none. In serial order a step of lane L follows
+/// the refills of lanes < L, so the step error stands unless one of those refills ran past
+/// the page. Without an error, performs the refills of `refill_mask`. Returns false after
+/// recording the error (with the CPU decoder's byte offset).
+fn settle_round(refill_mask: u32, err_lane: u32, err: vec3<u32>) -> bool {
+    var refills = refill_mask;
+    if err_lane < 32u {
+        refills &= below(err_lane);
+    }
+    if refill_overrun_lane(refills) < 32u {
         fail(STATUS_INPUT_OVERRUN, 4u * page_words, 0u, 0u);
         return false;
     }
-    commit_refills(refill_mask);
+    if err_lane < 32u {
+        fail(err.x, 4u * (next + countOneBits(refills & below(err_lane))), err.y, err.z);
+        return false;
+    }
+    commit_refills(refills);
     return true;
+}
+
+/// Ends a round where only refills can fail (header fields, stored bytes, precode lengths).
+fn simple_refills(slot: u32) -> bool {
+    return settle_round(read_mask(slot, MASK_REFILL), 32u, vec3(0u));
 }
 
 fn spend_round() -> bool {
@@ -701,18 +716,18 @@ fn dynamic_header() -> bool {
         var my_value = 0u;
         var stop_lane = 32u;
         var err_lane = 32u;
-        var err_code = 0u;
+        var err = vec3(0u);
         for (var l = 0u; l < 32u; l++) {
             if ((error_mask >> l) & 1u) != 0u {
                 err_lane = l;
-                err_code = lane_error[l].x;
+                err = lane_error[l];
                 break;
             }
             var v = match_len[slot * 32u + l];
             if v == 16u {
                 if last == 0xffffffffu {
                     err_lane = l;
-                    err_code = STATUS_REPEAT_WITHOUT_PREVIOUS;
+                    err = vec3(STATUS_REPEAT_WITHOUT_PREVIOUS, 0u, 0u);
                     break;
                 }
                 v = last;
@@ -720,7 +735,7 @@ fn dynamic_header() -> bool {
             let r = advance[slot * 32u + l];
             if acc + r > total {
                 err_lane = l;
-                err_code = STATUS_CODE_LENGTH_OVERRUN;
+                err = vec3(STATUS_CODE_LENGTH_OVERRUN, 0u, 0u);
                 break;
             }
             if l == lane {
@@ -735,24 +750,9 @@ fn dynamic_header() -> bool {
             }
         }
         let valid = up_to(min(stop_lane, err_lane));
-        var refill_mask = read_mask(slot, MASK_REFILL) & valid;
-        if err_lane < 32u {
-            refill_mask &= below(err_lane);
-        }
-        let overrun = refill_overrun_lane(refill_mask);
-        if err_lane < 32u && err_lane <= overrun {
-            var d0 = 0u;
-            if err_code == STATUS_EMPTY_CODE {
-                d0 = CODE_PRECODE;
-            }
-            fail(err_code, 4u * (next + countOneBits(refill_mask & below(err_lane))), d0, 0u);
+        if !settle_round(read_mask(slot, MASK_REFILL) & valid, err_lane, err) {
             return false;
         }
-        if overrun < 32u {
-            fail(STATUS_INPUT_OVERRUN, 4u * page_words, 0u, 0u);
-            return false;
-        }
-        commit_refills(refill_mask);
         if ((valid >> lane) & 1u) == 0u {
             lo = save_lo;
             hi = save_hi;
@@ -886,26 +886,14 @@ fn huffman_data() -> bool {
         }
         let error_mask = read_mask(slot, MASK_ERROR) & valid;
         let err_lane = min(first_lane(error_mask), overflow_lane);
-        var refill_mask = read_mask(slot, MASK_REFILL) & valid;
-        if err_lane < 32u {
-            refill_mask &= below(err_lane);
+        // A lane either failed its step or (having decoded) overflowed the tile, not both.
+        var err = vec3(STATUS_OUTPUT_OVERRUN, capacity, 0u);
+        if err_lane < 32u && ((error_mask >> err_lane) & 1u) != 0u {
+            err = lane_error[err_lane];
         }
-        let overrun = refill_overrun_lane(refill_mask);
-        if err_lane < 32u && err_lane <= overrun {
-            let offset = 4u * (next + countOneBits(refill_mask & below(err_lane)));
-            if ((error_mask >> err_lane) & 1u) != 0u {
-                let e = lane_error[err_lane];
-                fail(e.x, offset, e.y, e.z);
-            } else {
-                fail(STATUS_OUTPUT_OVERRUN, offset, capacity, 0u);
-            }
+        if !settle_round(read_mask(slot, MASK_REFILL) & valid, err_lane, err) {
             return false;
         }
-        if overrun < 32u {
-            fail(STATUS_INPUT_OVERRUN, 4u * page_words, 0u, 0u);
-            return false;
-        }
-        commit_refills(refill_mask);
 
         let mine = ((valid >> lane) & 1u) != 0u;
         if working && !mine {

@@ -8,7 +8,6 @@
 
 use crate::{DECODE_PARAMS_LAYOUT, TILE_DESC_LAYOUT, TILE_STATUS_LAYOUT};
 use bytemuck::{Pod, Zeroable};
-use core::mem::{align_of, offset_of, size_of};
 
 /// Dispatch parameters of `gdeflate_decode` (WGSL `DecodeParams`, bound as `var<uniform>`).
 #[repr(C)]
@@ -49,23 +48,6 @@ pub struct TileStatus {
     pub detail0: u32,
     /// Second detail of the error.
     pub detail1: u32,
-}
-
-macro_rules! check_layout {
-    ($ty:ty, $layout:expr, [$($field:ident),*]) => {
-        const _: () = {
-            let l = $layout;
-            let offsets = [$(offset_of!($ty, $field)),*];
-            assert!(l.members.len() == offsets.len());
-            assert!(size_of::<$ty>() == l.size as usize);
-            assert!(align_of::<$ty>() == l.align as usize);
-            let mut i = 0;
-            while i < offsets.len() {
-                assert!(offsets[i] == l.members[i].1 as usize);
-                i += 1;
-            }
-        };
-    };
 }
 
 check_layout!(DecodeParams, DECODE_PARAMS_LAYOUT, [tile_count]);

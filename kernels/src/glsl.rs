@@ -29,7 +29,6 @@
 
 use crate::FILL_PATTERN_PARAMS_LAYOUT;
 use bytemuck::{Pod, Zeroable};
-use core::mem::{align_of, offset_of, size_of};
 
 /// Parameters of the [`FILL_PATTERN`](crate::FILL_PATTERN) kernel (GLSL block
 /// `FillPatternParams`, bound as a `uniform` block at set 0, binding 0).
@@ -48,13 +47,5 @@ pub struct FillPatternParams {
     pub pattern: u32,
 }
 
-// Compile-time guard; `tests/glsl.rs` also checks member names.
-const _: () = {
-    let l = FILL_PATTERN_PARAMS_LAYOUT;
-    assert!(l.members.len() == 3);
-    assert!(size_of::<FillPatternParams>() == l.size as usize);
-    assert!(align_of::<FillPatternParams>() == l.align as usize);
-    assert!(offset_of!(FillPatternParams, offset_words) == l.members[0].1 as usize);
-    assert!(offset_of!(FillPatternParams, word_count) == l.members[1].1 as usize);
-    assert!(offset_of!(FillPatternParams, pattern) == l.members[2].1 as usize);
-};
+// `tests/glsl.rs` also checks member names.
+check_layout!(FillPatternParams, FILL_PATTERN_PARAMS_LAYOUT, [offset_words, word_count, pattern]);

@@ -32,7 +32,6 @@
 
 use bytemuck::{Pod, Zeroable};
 use core::fmt;
-use core::mem::{align_of, offset_of, size_of};
 
 /// A built-in compute kernel, as reflected from its WGSL source by naga at build time.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -105,6 +104,26 @@ pub struct StructLayout {
 
 include!(concat!(env!("OUT_DIR"), "/kernels.rs"));
 
+/// Compile-time guard that a host mirror of a shader struct has exactly the size, alignment
+/// and member offsets naga reflected (`check_layout!(Type, TYPE_LAYOUT, [field, ...])`, the
+/// fields in declaration order).
+macro_rules! check_layout {
+    ($ty:ty, $layout:expr, [$($field:ident),*]) => {
+        const _: () = {
+            let l = $layout;
+            let offsets = [$(core::mem::offset_of!($ty, $field)),*];
+            assert!(l.members.len() == offsets.len());
+            assert!(core::mem::size_of::<$ty>() == l.size as usize);
+            assert!(core::mem::align_of::<$ty>() == l.align as usize);
+            let mut i = 0;
+            while i < offsets.len() {
+                assert!(offsets[i] == l.members[i].1 as usize);
+                i += 1;
+            }
+        };
+    };
+}
+
 mod decode;
 pub use decode::{DecodeParams, TileDesc, TileStatus};
 
@@ -132,13 +151,5 @@ pub struct CopyParams {
     pub word_count: u32,
 }
 
-// Compile-time guard; `tests/reflection.rs` also checks member names.
-const _: () = {
-    let l = COPY_PARAMS_LAYOUT;
-    assert!(l.members.len() == 3);
-    assert!(size_of::<CopyParams>() == l.size as usize);
-    assert!(align_of::<CopyParams>() == l.align as usize);
-    assert!(offset_of!(CopyParams, src_offset_words) == l.members[0].1 as usize);
-    assert!(offset_of!(CopyParams, dst_offset_words) == l.members[1].1 as usize);
-    assert!(offset_of!(CopyParams, word_count) == l.members[2].1 as usize);
-};
+// `tests/reflection.rs` also checks member names.
+check_layout!(CopyParams, COPY_PARAMS_LAYOUT, [src_offset_words, dst_offset_words, word_count]);

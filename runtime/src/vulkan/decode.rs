@@ -13,8 +13,10 @@
 //!   code, or a page the dispatch did not reach) is a [`VulkanError::Internal`], not success.
 //! - Buffers stay below 4 GiB (the kernel's byte offsets are `u32`); larger jobs are refused
 //!   with [`VulkanError::InvalidArgument`] before anything is uploaded.
-//! - The destination is initialised from the caller's bytes (e.g. guard patterns) and the
-//!   kernel writes only inside each page's `[dst_offset, dst_offset + dst_size)`.
+//! - The destination is initialised from the caller's bytes (e.g. guard patterns), or left
+//!   uninitialised when the pages cover it ([`VulkanContext::prepare_decode_uninit`]); the
+//!   kernel writes only inside each page's `[dst_offset, dst_offset + dst_size)`, and every
+//!   byte of it when the page decodes.
 
 use super::buffer::{GpuBuffer, MemoryKind};
 use super::context::VulkanContext;
@@ -90,6 +92,26 @@ impl VulkanContext {
     /// `dst_init.len()` bytes, initialised with `dst_init` (which must cover every page's
     /// destination range; use zeros, or a guard pattern to detect stray writes).
     pub fn prepare_decode(&self, pages: &[PageJob<'_>], dst_init: &[u8]) -> Result<DecodeJob, VulkanError> {
+        self.prepare(pages, dst_init.len(), Some(dst_init))
+    }
+
+    /// [`Self::prepare_decode`] with a `dst_len`-byte destination left uninitialised (device
+    /// memory only, nothing uploaded): for jobs whose pages cover the destination, where the
+    /// kernel writes every byte of a page that decodes.
+    pub fn prepare_decode_uninit(
+        &self,
+        pages: &[PageJob<'_>],
+        dst_len: usize,
+    ) -> Result<DecodeJob, VulkanError> {
+        self.prepare(pages, dst_len, None)
+    }
+
+    fn prepare(
+        &self,
+        pages: &[PageJob<'_>],
+        dst_len: usize,
+        dst_init: Option<&[u8]>,
+    ) -> Result<DecodeJob, VulkanError> {
         if pages.is_empty() {
             return Err(VulkanError::InvalidArgument("a decode job needs at least one page".into()));
         }
@@ -100,19 +122,17 @@ impl VulkanContext {
         let mut decoded_bytes = 0u64;
         for (i, p) in pages.iter().enumerate() {
             let end = p.dst_offset.checked_add(u64::from(p.dst_size));
-            if p.dst_size as usize > TILE_SIZE || end.is_none_or(|e| e > dst_init.len() as u64) {
+            if p.dst_size as usize > TILE_SIZE || end.is_none_or(|e| e > dst_len as u64) {
                 return Err(VulkanError::InvalidArgument(format!(
-                    "page {i}: destination {}+{} is not inside the {}-byte destination (or exceeds 65536)",
-                    p.dst_offset,
-                    p.dst_size,
-                    dst_init.len()
+                    "page {i}: destination {}+{} is not inside the {dst_len}-byte destination (or exceeds 65536)",
+                    p.dst_offset, p.dst_size
                 )));
             }
             let src_offset = src.len() as u64;
             src.extend_from_slice(p.page);
             // Pages of a bad size still get a 4-byte-aligned slot; the kernel rejects them.
             src.resize(src.len().next_multiple_of(4), 0);
-            if src.len() as u64 > LIMIT || p.page.len() as u64 > LIMIT {
+            if src.len() as u64 > LIMIT {
                 return Err(VulkanError::InvalidArgument("decode job sources exceed 4 GiB".into()));
             }
             tiles.push(TileDesc {
@@ -123,14 +143,22 @@ impl VulkanContext {
             });
             decoded_bytes += u64::from(p.dst_size);
         }
-        if dst_init.len() as u64 > LIMIT || dst_init.is_empty() {
+        if dst_len as u64 > LIMIT || dst_len == 0 {
             return Err(VulkanError::InvalidArgument(format!(
-                "destination of {} bytes (must be 1 byte to 4 GiB)",
-                dst_init.len()
+                "destination of {dst_len} bytes (must be 1 byte to 4 GiB)"
             )));
         }
-        let mut dst_words = dst_init.to_vec();
-        dst_words.resize(dst_init.len().next_multiple_of(4), 0);
+        // Whole words: the kernel's destination is an array of u32.
+        let dst = match dst_init {
+            Some(bytes) => {
+                let mut words = bytes.to_vec();
+                words.resize(dst_len.next_multiple_of(4), 0);
+                self.upload_bytes(&words, "decode dst")?
+            }
+            None => {
+                self.create_buffer(dst_len.next_multiple_of(4) as u64, MemoryKind::DeviceLocal, "decode dst")?
+            }
+        };
         let src_bytes = src.len() as u64;
         if src.is_empty() {
             src.resize(4, 0);
@@ -145,18 +173,19 @@ impl VulkanContext {
             params: params_buffer,
             tiles: self.upload_bytes(bytemuck::cast_slice(&tiles), "decode tiles")?,
             src: self.upload_bytes(&src, "decode src")?,
-            dst: self.upload_bytes(&dst_words, "decode dst")?,
+            dst,
             status: self.upload_bytes(bytemuck::cast_slice(&status_init), "decode status")?,
             tile_count,
             groups: tile_count.min(max_groups),
             src_bytes,
             decoded_bytes,
-            dst_len: dst_init.len(),
+            dst_len,
         })
     }
 
     /// Dispatches the decode of every page of `job`; returns the timeline value that signals
-    /// completion. Statuses are reset first, so a page the dispatch missed reads as not run.
+    /// completion. Statuses start zeroed (`STATUS_NOT_RUN`) when the job is prepared, and every
+    /// dispatch rewrites the status of each page it decodes.
     pub fn submit_decode(&self, job: &DecodeJob) -> Result<u64, VulkanError> {
         let mut batch = self.batch();
         // Order of GDEFLATE_DECODE.bindings (reflected): params, tiles, src, dst, status.
@@ -197,7 +226,8 @@ impl VulkanContext {
                 dst_size: ts.tile_uncompressed_size(i) as u32,
             })
             .collect();
-        let job = self.prepare_decode(&pages, &vec![0u8; size as usize])?;
+        // Tiles cover the output exactly: nothing to initialise.
+        let job = self.prepare_decode_uninit(&pages, size as usize)?;
         let value = self.submit_decode(&job)?;
         self.wait(value, Duration::MAX)?;
         let (mut out, statuses) = self.decode_results(&job)?;
