@@ -18,9 +18,10 @@
 //!   kernel writes only inside each page's `[dst_offset, dst_offset + dst_size)`, and every
 //!   byte of it when the page decodes.
 
-use super::buffer::{GpuBuffer, MemoryKind};
+use super::buffer::{BufferSlice, GpuBuffer, MemoryKind};
 use super::context::VulkanContext;
 use super::error::VulkanError;
+use super::submit::Batch;
 use dsr_gdeflate::{CodeKind, DecodeError, DecodeErrorKind, TILE_SIZE, TileStream};
 use dsr_kernels::gdeflate_decode as k;
 use dsr_kernels::{DecodeParams, GDEFLATE_DECODE, TileDesc, TileStatus};
@@ -37,6 +38,47 @@ pub struct PageJob<'a> {
     pub dst_size: u32,
 }
 
+/// The buffers of one decode dispatch, for callers that manage their own memory (the
+/// streaming pipeline decodes straight out of its staging ring): [`Batch::decode`] records
+/// the kernel over them.
+///
+/// - `params`: a uniform [`DecodeParams`] whose `tile_count` equals `tile_count` here;
+/// - `tiles`: `tile_count` [`TileDesc`]s; offsets are bytes into `src` and `dst` (slices, so
+///   relative to their starts), `src_offset` a multiple of 4, each range inside its slice;
+/// - `src`: the pages, `dst`: the decoded bytes (the kernel writes only inside each tile's
+///   `[dst_offset, dst_offset + dst_size)`, every byte of it when the page decodes; other
+///   bytes of a shared word are preserved), `status`: `tile_count` [`TileStatus`]es, read
+///   with [`status_error`] after completion.
+///
+/// The kernel checks every descriptor against the bound sizes itself (a bad one is
+/// `STATUS_BAD_DESCRIPTOR`, never an out-of-bounds access).
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeBindings<'a> {
+    /// Uniform [`DecodeParams`].
+    pub params: BufferSlice<'a>,
+    /// The [`TileDesc`] table.
+    pub tiles: BufferSlice<'a>,
+    /// Compressed pages (whole 32-bit words).
+    pub src: BufferSlice<'a>,
+    /// Destination (whole 32-bit words).
+    pub dst: BufferSlice<'a>,
+    /// One [`TileStatus`] per tile.
+    pub status: BufferSlice<'a>,
+    /// Number of tiles (the table's length).
+    pub tile_count: u32,
+}
+
+impl Batch<'_> {
+    /// Records a GDeflate decode of `b.tile_count` pages (see [`DecodeBindings`]); the grid
+    /// is sized here, from the tile count and the device's workgroup limit.
+    pub fn decode(&mut self, b: &DecodeBindings<'_>) -> Result<&mut Self, VulkanError> {
+        let max_groups = self.ctx.limits.max_compute_work_group_count[0].max(1);
+        let groups = b.tile_count.clamp(1, max_groups);
+        // Order of GDEFLATE_DECODE.bindings (reflected): params, tiles, src, dst, status.
+        self.dispatch(GDEFLATE_DECODE.name, &[b.params, b.tiles, b.src, b.dst, b.status], [groups, 1, 1])
+    }
+}
+
 /// Pages resident on the device, ready to be decoded (any number of times).
 pub struct DecodeJob {
     params: GpuBuffer,
@@ -45,7 +87,6 @@ pub struct DecodeJob {
     dst: GpuBuffer,
     status: GpuBuffer,
     tile_count: u32,
-    groups: u32,
     src_bytes: u64,
     decoded_bytes: u64,
     /// Length of the caller's destination (the buffer is rounded up to whole words).
@@ -56,7 +97,6 @@ impl std::fmt::Debug for DecodeJob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DecodeJob")
             .field("tile_count", &self.tile_count)
-            .field("groups", &self.groups)
             .field("src_bytes", &self.src_bytes)
             .field("dst_bytes", &self.dst.size())
             .finish_non_exhaustive()
@@ -168,7 +208,6 @@ impl VulkanContext {
             self.create_buffer(size_of::<DecodeParams>() as u64, MemoryKind::Upload, "decode params")?;
         params_buffer.write(0, bytemuck::bytes_of(&params))?;
         let status_init = vec![TileStatus::default(); pages.len()];
-        let max_groups = self.limits.max_compute_work_group_count[0].max(1);
         Ok(DecodeJob {
             params: params_buffer,
             tiles: self.upload_bytes(bytemuck::cast_slice(&tiles), "decode tiles")?,
@@ -176,7 +215,6 @@ impl VulkanContext {
             dst,
             status: self.upload_bytes(bytemuck::cast_slice(&status_init), "decode status")?,
             tile_count,
-            groups: tile_count.min(max_groups),
             src_bytes,
             decoded_bytes,
             dst_len,
@@ -188,12 +226,14 @@ impl VulkanContext {
     /// dispatch rewrites the status of each page it decodes.
     pub fn submit_decode(&self, job: &DecodeJob) -> Result<u64, VulkanError> {
         let mut batch = self.batch();
-        // Order of GDEFLATE_DECODE.bindings (reflected): params, tiles, src, dst, status.
-        batch.dispatch(
-            GDEFLATE_DECODE.name,
-            &[job.params.whole(), job.tiles.whole(), job.src.whole(), job.dst.whole(), job.status.whole()],
-            [job.groups, 1, 1],
-        )?;
+        batch.decode(&DecodeBindings {
+            params: job.params.whole(),
+            tiles: job.tiles.whole(),
+            src: job.src.whole(),
+            dst: job.dst.whole(),
+            status: job.status.whole(),
+            tile_count: job.tile_count,
+        })?;
         batch.submit()
     }
 

@@ -71,7 +71,7 @@ enum Cmd {
 /// run in order (full barriers between them). Every argument is checked when the command is
 /// added, so `submit` fails only for Vulkan reasons.
 pub struct Batch<'a> {
-    ctx: &'a VulkanContext,
+    pub(super) ctx: &'a VulkanContext,
     cmds: Vec<Cmd>,
 }
 
