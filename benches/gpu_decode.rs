@@ -1,4 +1,4 @@
-//! GPU GDeflate decode throughput: the `gdeflate_decode` kernel (ash core) against the CPU
+//! GPU GDeflate decode throughput: the `gdeflate_decode` kernels (ash core) against the CPU
 //! decoder (`dsr-gdeflate`) on the same data, in one run.
 //!
 //! Data: every corpus `gdeflate/*.gdf` stream (`$DSR_CORPUS`, default `../shared/corpus`),
@@ -7,9 +7,11 @@
 //! repeated until it decodes to `$DSR_BENCH_MIB` MiB (default 256; 8 when the Vulkan device
 //! is a software rasterizer or there is none, so the run stays short).
 //!
-//! - **gpu**: every page of the whole data in ONE [`DecodeJob`], made resident before timing
-//!   (upload and readback are not timed). A run is `submit_decode` + `wait`, timed on the
-//!   host, so command recording and submission are included. One warm-up run, then the
+//! - **gpu KERNEL**: one row per decode kernel the device runs (`gdeflate_decode`, and
+//!   `gdeflate_decode_subgroup` where the subgroup size is 32): every page of the whole data
+//!   in ONE [`DecodeJob`] per kernel, made resident before timing (upload and readback are
+//!   not timed), its destination poisoned. A run is `submit_decode_with` + `wait`, timed on
+//!   the host, so command recording and submission are included. One warm-up run, then the
 //!   output is checked against the CPU decoder (every status OK, every byte equal) before
 //!   any figure is printed: a benchmark of wrong results is worthless.
 //! - **cpu, 1 thread**: `dsr_gdeflate::decompress_into` on each stream, one thread.
@@ -17,8 +19,12 @@
 //!   stream's tiles, but over all pages at once so thread start-up is paid once per run
 //!   rather than once per stream.
 //!
-//! The engines alternate within every repetition (`$DSR_BENCH_RUNS`, default 9) so they see
-//! the same machine state. Figures are GB/s = 10^9 bytes of **decoded** output per second:
+//! `$DSR_BENCH_VERIFY=0` skips the check, for ablation builds (a kernel with a part cut out,
+//! to measure what that part costs): it prints a warning, and its figures are not results.
+//!
+//! Each engine runs `$DSR_BENCH_RUNS` times (default 9): the GPU kernels back to back after
+//! 0.3 s of warm-up decoding (so the GPU is at its working clock, not ramping up from idle),
+//! then the two CPU engines alternating. Figures are GB/s = 10^9 bytes of **decoded** output per second:
 //! the median with the min–max spread, and the ratio to the CPU on all threads. Without a
 //! usable Vulkan device the CPU rows are printed with a note. `$DSR_BENCH_DEVICE=N` picks
 //! Vulkan device N (as listed by `dsr info`); `$DSR_BENCH_PER_STREAM=1` adds one row set per
@@ -248,26 +254,50 @@ fn measure(
         return Err("the CPU decoder's multi-threaded output differs from its one-thread output".into());
     }
 
-    let job = match ctx {
-        Some(ctx) => {
-            let job = ctx.prepare_decode_uninit(&data.page_jobs(), data.decoded)?;
-            let value = ctx.submit_decode(&job)?; // warm-up
+    // One job per decode kernel the device runs (both variants where it runs the subgroup
+    // one), each with its own destination poisoned first, so a kernel that skipped bytes
+    // cannot pass on another's output.
+    let mut jobs = Vec::new();
+    if let Some(ctx) = ctx {
+        let poison = vec![0xA5u8; data.decoded];
+        for kernel in ctx.decode_kernels() {
+            let job = ctx.prepare_decode(&data.page_jobs(), &poison)?;
+            let value = ctx.submit_decode_with(&job, kernel)?; // warm-up
             ctx.wait(value, Duration::MAX)?;
-            verify(ctx, &job, data, &expected)?;
-            Some((ctx, job))
+            if std::env::var_os("DSR_BENCH_VERIFY").is_some_and(|v| v == "0") {
+                // Ablation builds only (kernels with parts cut out to see what they cost).
+                println!(
+                    "WARNING: {kernel}: output NOT verified (DSR_BENCH_VERIFY=0): figures are not results"
+                );
+            } else {
+                verify(ctx, &job, data, &expected).map_err(|e| format!("{kernel}: {e}"))?;
+            }
+            jobs.push((kernel, job, Vec::new()));
         }
-        None => None,
-    };
+    }
     drop(expected);
 
-    let (mut gpu, mut one, mut all) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..runs {
-        if let Some((ctx, job)) = &job {
-            let t = Instant::now();
-            let value = ctx.submit_decode(job)?;
+    // GPU runs back to back, per kernel, after at least WARM_UP of decoding: a GPU left idle
+    // while the CPU rows run drops its clocks (an H100 idles at 345 MHz and takes a while to
+    // reach 1980), and a run that starts cold measures the clock ramp, not the kernel (this
+    // bench alternated GPU and CPU runs before and saw 3-4x spreads).
+    const WARM_UP: Duration = Duration::from_millis(300);
+    for (kernel, job, times) in &mut jobs {
+        let ctx = ctx.expect("jobs exist only with a context");
+        let start = Instant::now();
+        while start.elapsed() < WARM_UP {
+            let value = ctx.submit_decode_with(job, kernel)?;
             ctx.wait(value, Duration::MAX)?;
-            gpu.push(t.elapsed().as_secs_f64());
         }
+        for _ in 0..runs {
+            let t = Instant::now();
+            let value = ctx.submit_decode_with(job, kernel)?;
+            ctx.wait(value, Duration::MAX)?;
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    let (mut one, mut all) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
         let t = Instant::now();
         data.cpu_one_thread(&mut out);
         one.push(t.elapsed().as_secs_f64());
@@ -276,8 +306,8 @@ fn measure(
         all.push(t.elapsed().as_secs_f64());
     }
     let mut rows = Vec::new();
-    if let Some((ctx, _)) = &job {
-        rows.push((format!("gpu ({})", ctx.device_info().name), gpu));
+    for (kernel, _, times) in jobs {
+        rows.push((format!("gpu {kernel}"), times));
     }
     rows.push(("cpu, 1 thread".to_string(), one));
     rows.push((format!("cpu, {threads} threads"), all));
@@ -349,14 +379,16 @@ fn main() -> Result<()> {
         );
     }
     println!(
-        "runs: {runs} per engine (+1 GPU warm-up), engines alternating; GB/s = 10^9 decoded bytes/s, \
+        "runs: {runs} per engine (GPU: back to back after 0.3 s of warm-up); GB/s = 10^9 decoded bytes/s, \
          median [min–max]; × = speed relative to the CPU on all threads"
     );
     let rows = measure(ctx.as_ref(), &data, runs, threads)?;
-    if ctx.is_some() {
+    if let Some(ctx) = &ctx {
         println!(
-            "verified: GPU output equals the CPU decoder's ({} tiles OK, {} bytes)",
-            data.pages, data.decoded
+            "verified: every GPU kernel's output ({}) equals the CPU decoder's ({} tiles OK, {} bytes)",
+            ctx.decode_kernels().join(", "),
+            data.pages,
+            data.decoded
         );
     }
     println!();

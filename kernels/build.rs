@@ -57,6 +57,18 @@ mod glsl;
 /// must then require the matching device feature.
 pub const CAPABILITIES: Capabilities = Capabilities::empty();
 
+/// The subgroup variant of a kernel (see [`variants`]): its name suffix, and the subgroup size
+/// it needs (the workgroup must be exactly one subgroup of this size).
+pub const SUBGROUP_VARIANT: &str = "subgroup";
+/// The subgroup size a subgroup variant needs (GDeflate's 32 lanes).
+pub const SUBGROUP_VARIANT_SIZE: u32 = 32;
+/// Subgroup operations a subgroup variant may use; the Vulkan core creates its pipeline only
+/// on devices that support all of them in compute shaders.
+pub const SUBGROUP_OPERATIONS: naga::valid::SubgroupOperationSet = naga::valid::SubgroupOperationSet::BASIC
+    .union(naga::valid::SubgroupOperationSet::BALLOT)
+    .union(naga::valid::SubgroupOperationSet::ARITHMETIC)
+    .union(naga::valid::SubgroupOperationSet::SHUFFLE);
+
 /// SPIR-V version emitted: 1.3, the version core Vulkan 1.1 accepts.
 pub const SPIRV_VERSION: (u8, u8) = (1, 3);
 
@@ -99,11 +111,22 @@ fn run(shader_dir: &Path, out_dir: &Path) -> Result<(), String> {
             .map_err(|e| format!("error: cannot read {shown}: {e}"))
             .and_then(|source| match path.extension() {
                 #[cfg(all(feature = "glsl", not(test)))]
-                Some(ext) if ext == glsl::EXTENSION => glsl::compile_kernel(&shown, &source),
-                _ => compile_kernel(&shown, &source),
+                Some(ext) if ext == glsl::EXTENSION => glsl::compile_kernel(&shown, &source).map(|k| vec![k]),
+                _ => variants(&shown, &source)?
+                    .into_iter()
+                    .map(|(variant, text)| compile_variant(&shown, &text, variant))
+                    .collect(),
             });
-        match compiled {
-            Ok(kernel) => {
+        for kernel in compiled.unwrap_or_else(|e| {
+            errors.push(e);
+            Vec::new()
+        }) {
+            {
+                if let Some(text) = &kernel.preprocessed {
+                    let wgsl_path = out_dir.join(format!("{}.wgsl", kernel.name));
+                    fs::write(&wgsl_path, text)
+                        .map_err(|e| format!("error: cannot write {}: {e}", wgsl_path.display()))?;
+                }
                 let spv_path = out_dir.join(format!("{}.spv", kernel.name));
                 let bytes: Vec<u8> = kernel.spirv.iter().flat_map(|w| w.to_le_bytes()).collect();
                 fs::write(&spv_path, bytes)
@@ -113,7 +136,6 @@ fn run(shader_dir: &Path, out_dir: &Path) -> Result<(), String> {
                 }
                 kernels.push((path.clone(), kernel));
             }
-            Err(e) => errors.push(e),
         }
     }
     if !errors.is_empty() {
@@ -186,8 +208,79 @@ pub struct CompiledKernel {
     pub structs: BTreeMap<String, StructOut>,
     /// SPIR-V words.
     pub spirv: Vec<u32>,
-    /// Named `u32` constants of the source (see [`reflect_constants`]).
+    /// Named `u32` constants of the source (see [`reflect_constants`]); empty for a variant
+    /// (its constants are the base kernel's).
     pub constants: Vec<(String, u32)>,
+    /// For a source with variants: the variant's suffix (`None` for the base kernel).
+    pub variant: Option<&'static str>,
+    /// For a source with variants: the WGSL text this kernel was compiled from (written to
+    /// `$OUT_DIR/<name>.wgsl`, which `KernelInfo::wgsl` then holds).
+    pub preprocessed: Option<String>,
+    /// `KernelInfo::subgroup_size`: 0, or the subgroup size a subgroup variant needs.
+    pub subgroup_size: u32,
+}
+
+/// One kernel made from a source file: its variant suffix (`None` for the base kernel) and its
+/// preprocessed text (`None`: the file itself).
+pub type Variant = (Option<&'static str>, Option<String>);
+
+/// Splits a WGSL source into its variants. A source without `//#` directives is one kernel,
+/// returned as is (`None`, unchanged). A source with `//#if subgroup` … [`//#else` …]
+/// `//#endif` sections (not nested; each directive alone on its line) gives two: the base
+/// kernel (`None`: `#if` parts removed, `#else` parts kept) and the `subgroup` variant
+/// (`Some("subgroup")`: the reverse). Removed lines become empty lines, so naga's messages
+/// keep the line numbers of the file.
+pub fn variants(path: &str, source: &str) -> Result<Vec<Variant>, String> {
+    if !source.lines().any(|l| l.trim_start().starts_with("//#")) {
+        return Ok(vec![(None, None)]);
+    }
+    // 0: outside, 1: in `#if`, 2: in `#else`.
+    let mut state = 0;
+    let (mut base, mut sub) = (String::new(), String::new());
+    for (i, line) in source.lines().enumerate() {
+        let directive = line.trim();
+        let at = |what: &str| format!("{path}:{}: error: {what}", i + 1);
+        let (b, g) = match (directive, state) {
+            ("//#if subgroup", 0) => {
+                state = 1;
+                ("", "")
+            }
+            ("//#else", 1) => {
+                state = 2;
+                ("", "")
+            }
+            ("//#endif", 1 | 2) => {
+                state = 0;
+                ("", "")
+            }
+            (d, _) if d.starts_with("//#") => {
+                return Err(at(&format!(
+                    "unexpected directive `{d}` (only `//#if subgroup`, `//#else`, `//#endif`, not nested)"
+                )));
+            }
+            (_, 0) => (line, line),
+            (_, 1) => ("", line),
+            (_, _) => (line, ""),
+        };
+        base.push_str(b);
+        base.push('\n');
+        sub.push_str(g);
+        sub.push('\n');
+    }
+    if state != 0 {
+        return Err(format!("{path}: error: `//#if subgroup` without `//#endif`"));
+    }
+    Ok(vec![(None, Some(base)), (Some(SUBGROUP_VARIANT), Some(sub))])
+}
+
+/// Compiles one variant from [`variants`]: `text` is its preprocessed source (`None`: the
+/// file's own).
+fn compile_variant(
+    path: &str,
+    text: &Option<String>,
+    variant: Option<&'static str>,
+) -> Result<CompiledKernel, String> {
+    compile_with(path, text.as_deref(), variant)
 }
 
 /// The SPIR-V writer options used for every kernel.
@@ -229,12 +322,40 @@ pub fn spirv_options() -> spv::Options<'static> {
 /// Compiles one WGSL kernel. `path` is used for messages only and its file stem names the
 /// kernel. Errors are complete, human-readable messages.
 pub fn compile_kernel(path: &str, source: &str) -> Result<CompiledKernel, String> {
-    let name = kernel_name(path)?;
+    let mut kernel = compile_with(path, Some(source), None)?;
+    kernel.preprocessed = None;
+    Ok(kernel)
+}
+
+/// [`compile_kernel`] for `source` (`None`: read `path`) as variant `variant`.
+fn compile_with(
+    path: &str,
+    source: Option<&str>,
+    variant: Option<&'static str>,
+) -> Result<CompiledKernel, String> {
+    let owned;
+    let source = match source {
+        Some(s) => s,
+        None => {
+            owned = fs::read_to_string(path).map_err(|e| format!("error: cannot read {path}: {e}"))?;
+            &owned
+        }
+    };
+    let mut name = kernel_name(path)?;
+    let subgroup = variant == Some(SUBGROUP_VARIANT);
+    if let Some(v) = variant {
+        name = format!("{name}_{v}");
+    }
     let module =
         naga::front::wgsl::parse_str(source).map_err(|e| e.emit_to_string_with_path(source, path))?;
-    let info = Validator::new(ValidationFlags::all(), CAPABILITIES)
-        .validate(&module)
-        .map_err(|e| e.emit_to_string_with_path(source, path))?;
+    let capabilities = if subgroup { CAPABILITIES | Capabilities::SUBGROUP } else { CAPABILITIES };
+    let mut validator = Validator::new(ValidationFlags::all(), capabilities);
+    if subgroup {
+        validator
+            .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
+            .subgroup_operations(SUBGROUP_OPERATIONS);
+    }
+    let info = validator.validate(&module).map_err(|e| e.emit_to_string_with_path(source, path))?;
 
     if !module.overrides.is_empty() {
         return Err(format!(
@@ -251,13 +372,29 @@ pub fn compile_kernel(path: &str, source: &str) -> Result<CompiledKernel, String
     }
     let (bindings, structs) = reflect_resources(path, &module, &info)?;
 
+    let mut options = spirv_options();
+    if subgroup {
+        options.capabilities = Some(
+            [
+                spv::Capability::Shader,
+                spv::Capability::GroupNonUniform,
+                spv::Capability::GroupNonUniformBallot,
+                spv::Capability::GroupNonUniformArithmetic,
+                spv::Capability::GroupNonUniformShuffle,
+            ]
+            .into_iter()
+            .collect(),
+        );
+    }
     let spirv = spv::write_vec(
         &module,
         &info,
-        &spirv_options(),
+        &options,
         Some(&spv::PipelineOptions { shader_stage: ShaderStage::Compute, entry_point: ep.name.clone() }),
     )
     .map_err(|e| format!("{path}: error: SPIR-V generation failed: {e}"))?;
+    let spirv = workgroup_scoped_barriers(spirv)
+        .map_err(|e| format!("{path}: error: SPIR-V barrier scoping failed: {e}"))?;
 
     Ok(CompiledKernel {
         name,
@@ -266,8 +403,47 @@ pub fn compile_kernel(path: &str, source: &str) -> Result<CompiledKernel, String
         bindings,
         structs,
         spirv,
-        constants: reflect_constants(&module),
+        constants: if variant.is_some() { Vec::new() } else { reflect_constants(&module) },
+        variant,
+        preprocessed: source_is_preprocessed(path, source),
+        subgroup_size: if subgroup { SUBGROUP_VARIANT_SIZE } else { 0 },
     })
+}
+
+/// The text to embed for a kernel compiled from `source`: `None` when it is the file itself.
+fn source_is_preprocessed(path: &str, source: &str) -> Option<String> {
+    (fs::read_to_string(path).ok().as_deref() != Some(source)).then(|| source.to_owned())
+}
+
+/// Gives every `OpControlBarrier` its execution scope as memory scope.
+///
+/// Why: WGSL's `workgroupBarrier` and `storageBarrier` synchronise the invocations of one
+/// workgroup (WGSL spec, "Synchronization Built-in Functions": workgroup execution and memory
+/// scope), but naga writes `storageBarrier` with **Device** memory scope, which NVIDIA's
+/// compiler turns into a GPU-wide fence that waits for every outstanding write of the
+/// invocation to reach device scope (measured on an H100: the decode kernel spends most of its
+/// time there; see docs/perf-notes.md). A kernel never relies on a barrier to publish writes
+/// to other workgroups (a dispatch's workgroups share no data), so workgroup scope is exact.
+/// Execution scopes are naga's `Workgroup` or `Subgroup` constants, so the result reuses an
+/// existing id. Errors only on malformed SPIR-V.
+pub fn workgroup_scoped_barriers(mut words: Vec<u32>) -> Result<Vec<u32>, String> {
+    const OP_CONTROL_BARRIER: u32 = 224;
+    let mut at = 5; // after the header
+    while at < words.len() {
+        let count = (words[at] >> 16) as usize;
+        let opcode = words[at] & 0xffff;
+        if count == 0 || at + count > words.len() {
+            return Err(format!("instruction at word {at} has a bad word count {count}"));
+        }
+        if opcode == OP_CONTROL_BARRIER {
+            if count != 4 {
+                return Err(format!("OpControlBarrier at word {at} has {count} words, expected 4"));
+            }
+            words[at + 2] = words[at + 1];
+        }
+        at += count;
+    }
+    Ok(words)
 }
 
 /// The kernel name of the shader at `path`: its file stem, which must be a lower_snake_case
@@ -448,6 +624,18 @@ pub fn generate(kernels: &[(PathBuf, CompiledKernel)], structs: &BTreeMap<String
              {x}×{y}×{z}.\n///\n",
             k.name, k.entry_point
         ));
+        if let Some(v) = k.variant {
+            w(format_args!(
+                "/// The `{v}` variant of the source's `//#if {v}` sections (preprocessed text in \
+                 `$OUT_DIR/{}.wgsl`); subgroup size {}.\n///\n",
+                k.name, k.subgroup_size
+            ));
+        } else if k.preprocessed.is_some() {
+            w(format_args!(
+                "/// The base variant (`//#else` sections; preprocessed text in `$OUT_DIR/{}.wgsl`).\n///\n",
+                k.name
+            ));
+        }
         if !is_wgsl {
             w(format_args!(
                 "/// A GLSL kernel, compiled by shaderc (feature `glsl`): it has no WGSL source, so \
@@ -472,9 +660,14 @@ pub fn generate(kernels: &[(PathBuf, CompiledKernel)], structs: &BTreeMap<String
                 b.group, b.binding, b.kind, b.min_size
             ));
         }
-        let wgsl =
-            if is_wgsl { format!("include_str!({:?})", path.display().to_string()) } else { "\"\"".into() };
-        w(format_args!("    ],\n    wgsl: {wgsl},\n    spirv: &["));
+        let wgsl = if k.preprocessed.is_some() {
+            format!("include_str!(concat!(env!(\"OUT_DIR\"), \"/{}.wgsl\"))", k.name)
+        } else if is_wgsl {
+            format!("include_str!({:?})", path.display().to_string())
+        } else {
+            "\"\"".into()
+        };
+        w(format_args!("    ],\n    subgroup_size: {},\n    wgsl: {wgsl},\n    spirv: &[", k.subgroup_size));
         for (i, word) in k.spirv.iter().enumerate() {
             let sep = if i % 8 == 0 { "\n        " } else { " " };
             w(format_args!("{sep}{word:#010x},"));

@@ -157,6 +157,9 @@ pub fn compile_kernel(path: &str, source: &str) -> Result<CompiledKernel, String
         spirv,
         // SPIR-V keeps no names for constants: nothing to reflect.
         constants: Vec::new(),
+        variant: None,
+        preprocessed: None,
+        subgroup_size: 0,
     })
 }
 

@@ -1,17 +1,25 @@
 // gdeflate_decode: decodes GDeflate pages (spec `shared/spec/gdeflate.md` sections 2-3), one
 // page ("tile") per workgroup of 32 invocations, invocation t = lane t.
 //
-// Design (spec section 9, "one group of 32 threads per tile"), written for correctness on any
-// subgroup size: every cross-lane operation (ballot, prefix sum, broadcast) goes through
-// workgroup memory and `workgroupBarrier`, never through subgroup operations, so the kernel
-// behaves the same on lavapipe (subgroup size 8), NVIDIA (32) and AMD (32/64).
+// Design (spec section 9, "one group of 32 threads per tile"). Two variants are built from this
+// one source (kernels/build.rs, `//#if subgroup` sections):
+// - `gdeflate_decode`: every cross-lane operation (ballot, prefix sum, broadcast) goes through
+//   workgroup memory and `workgroupBarrier`, never through subgroup operations, so it behaves
+//   the same on any subgroup size (lavapipe 8, NVIDIA 32, AMD 32/64);
+// - `gdeflate_decode_subgroup`: the hot cross-lane operations (the round's ballots, the output
+//   prefix sum) are subgroup operations. It needs the workgroup to be exactly one subgroup of
+//   32 (the host selects it only then; the kernel checks `subgroup_size` and reports
+//   STATUS_BAD_SUBGROUP otherwise), and lane = `subgroup_invocation_id`.
+// Everything else, the error semantics in particular, is shared text.
 //
 // The decode is the round view of spec 3.3: in every round each lane performs at most one step
 // (a symbol plus its extra bits), then the lanes that fell below 32 bits refill, in lane order,
 // by a ballot: lane t's word is `next + popcount(refill_mask & lanes_below(t))`. Matches are
 // reserved in the round their length is decoded (output positions by prefix sum) and copied in
 // the next round, when their distance is decoded, in lane order, by all 32 invocations
-// (`out[P + k] = out[P - D + (k mod D)]`, spec 3.5), with a storage barrier between matches.
+// (`out[P + k] = out[P - D + (k mod D)]`, spec 3.5). Matches whose source bytes are all final
+// (before every match of the round, or after the previous match of the round) are copied
+// together without barriers; the others follow in lane order, a storage barrier after each.
 // Lanes whose step is not part of the stream (literal/length work after the end-of-block lane,
 // code-length items after the last one) are rolled back.
 //
@@ -102,6 +110,8 @@ const STATUS_OUTPUT_UNDERRUN: u32 = 13u;
 const STATUS_BAD_DESCRIPTOR: u32 = 14u;
 /// Internal guard: more rounds than the page has bits (a kernel bug, never bad input).
 const STATUS_ROUND_LIMIT: u32 = 15u;
+/// Internal guard: the subgroup variant ran with a subgroup size other than 32 (a host bug).
+const STATUS_BAD_SUBGROUP: u32 = 16u;
 
 /// Which of a block's codes (detail0 of STATUS_INVALID_CODE / STATUS_EMPTY_CODE, and the
 /// `which` argument of the table functions): the literal/length code.
@@ -140,14 +150,17 @@ const ENTRY_CODE_LENGTH: u32 = 6u;
 const ENTRY_EMPTY: u32 = 7u;
 
 // The three tables of a block are numbered by the CODE_* constants ("which").
-/// Lookup-table index widths.
-const LITLEN_LUT_BITS: u32 = 10u;
-const DIST_LUT_BITS: u32 = 9u;
+/// Lookup-table index widths. 9/8 rather than 10/9: the 3 KB of workgroup memory saved let
+/// more workgroups reside per SM, which measured faster on an H100 than fewer long-code
+/// fallbacks (docs/perf-notes.md, v5).
+const LITLEN_LUT_BITS: u32 = 9u;
+const DIST_LUT_BITS: u32 = 8u;
 const PRECODE_LUT_BITS: u32 = 7u;
-/// Offsets of the three lookup tables in `lut`.
+/// Offsets of the three lookup tables in `lut`, and its size.
 const LITLEN_LUT: u32 = 0u;
-const DIST_LUT: u32 = 1024u;
-const PRECODE_LUT: u32 = 1536u;
+const DIST_LUT: u32 = LITLEN_LUT + (1u << LITLEN_LUT_BITS);
+const PRECODE_LUT: u32 = DIST_LUT + (1u << DIST_LUT_BITS);
+const LUT_SIZE: u32 = PRECODE_LUT + (1u << PRECODE_LUT_BITS);
 /// Offsets of the three code-length arrays in `lens`.
 const LITLEN_LENS: u32 = 0u;
 const DIST_LENS: u32 = 288u;
@@ -161,7 +174,7 @@ const PRECODE_SORTED: u32 = 322u;
 /// Code lengths, per table (see the *_LENS offsets).
 var<workgroup> lens: array<u32, 339>;
 /// Lookup tables, indexed by the next LUT_BITS stream bits (first bit in bit 0).
-var<workgroup> lut: array<u32, 1664>;
+var<workgroup> lut: array<u32, LUT_SIZE>;
 /// Symbols in canonical order, per table.
 var<workgroup> sorted: array<u32, 342>;
 /// Per table (16 entries each, index = codeword length): histogram, first canonical codeword,
@@ -274,6 +287,50 @@ fn begin_round() -> u32 {
     return round % 3u;
 }
 
+//#if subgroup
+// The round's masks are subgroup ballots, held by every lane (no workgroup memory, no clears).
+var<private> mask_refill: u32;
+var<private> mask_stop: u32;
+var<private> mask_error: u32;
+var<private> mask_keep: u32;
+var<private> mask_length: u32;
+
+/// Publishes this lane's masks for the round (call once per round, in uniform control flow,
+/// before `end_round`).
+fn publish(slot: u32, refill: bool, stop: bool, error: bool, keep: bool, length: bool) {
+    mask_refill = subgroupBallot(refill).x;
+    mask_stop = subgroupBallot(stop).x;
+    mask_error = subgroupBallot(error).x;
+    mask_keep = subgroupBallot(keep).x;
+    mask_length = subgroupBallot(length).x;
+}
+
+/// The round's barrier (for the per-lane data the round wrote to workgroup memory).
+fn end_round() {
+    workgroupBarrier();
+    round += 1u;
+}
+
+fn read_mask(slot: u32, which: u32) -> u32 {
+    switch which {
+        case 0u: { return mask_refill; }
+        case 1u: { return mask_stop; }
+        case 2u: { return mask_error; }
+        case 3u: { return mask_keep; }
+        default: { return mask_length; }
+    }
+}
+
+/// The lanes whose `pred` holds (uniform control flow).
+fn lanes_where(pred: bool) -> u32 {
+    return subgroupBallot(pred).x;
+}
+
+/// (sum of `v` over the lanes below this one, sum over all lanes); uniform control flow.
+fn lanes_scan(v: u32) -> vec2<u32> {
+    return vec2(subgroupExclusiveAdd(v), subgroupAdd(v));
+}
+//#else
 /// Publishes this lane's masks for the round (call once per round, before `end_round`).
 fn publish(slot: u32, refill: bool, stop: bool, error: bool, keep: bool, length: bool) {
     let bit = 1u << lane;
@@ -300,6 +357,47 @@ fn end_round() {
 fn read_mask(slot: u32, which: u32) -> u32 {
     return atomicLoad(&masks[slot * 5u + which]);
 }
+
+/// Ballot slots of `lanes_where`, used in rotation like the round masks.
+var<workgroup> ballots: array<atomic<u32>, 3>;
+var<private> ballot_count: u32;
+
+/// The lanes whose `pred` holds (uniform control flow; one barrier). The slot used by the
+/// previous call was read by every lane before this call's barrier and is next written two
+/// calls later, after the next call's barrier, so lane 0 clears it here.
+fn lanes_where(pred: bool) -> u32 {
+    let s = ballot_count % 3u;
+    ballot_count += 1u;
+    if pred {
+        atomicOr(&ballots[s], 1u << lane);
+    }
+    workgroupBarrier();
+    let m = atomicLoad(&ballots[s]);
+    if lane == 0u {
+        atomicStore(&ballots[(s + 2u) % 3u], 0u);
+    }
+    return m;
+}
+
+/// Values of `lanes_scan`, one per lane.
+var<workgroup> scan_values: array<u32, 32>;
+
+/// (sum of `v` over the lanes below this one, sum over all lanes); uniform control flow, two
+/// barriers (the second keeps the next call from overwriting values still being summed).
+fn lanes_scan(v: u32) -> vec2<u32> {
+    scan_values[lane] = v;
+    workgroupBarrier();
+    var below_sum = 0u;
+    var total = 0u;
+    for (var l = 0u; l < LANES; l++) {
+        let x = scan_values[l];
+        below_sum += select(0u, x, l < lane);
+        total += x;
+    }
+    workgroupBarrier();
+    return vec2(below_sum, total);
+}
+//#endif
 
 /// The lane of the first refill that runs past the page among `refill_mask`'s, or 32.
 fn refill_overrun_lane(refill_mask: u32) -> u32 {
@@ -398,12 +496,67 @@ fn clear_destination() {
 }
 
 /// Copies match (p, n, d) with all lanes: byte k = out[p - d + (k mod d)] (spec 3.5); every
-/// source byte precedes p and is final.
+/// source byte precedes p and must be final. No barrier: the caller orders dependent copies.
 fn copy_match(p: u32, n: u32, d: u32) {
-    for (var k = lane; k < n; k += LANES) {
-        write_byte(p + k, read_byte(p - d + (k % d)));
+    if d >= n {
+        for (var k = lane; k < n; k += LANES) {
+            write_byte(p + k, read_byte(p - d + k));
+        }
+    } else {
+        for (var k = lane; k < n; k += LANES) {
+            write_byte(p + k, read_byte(p - d + (k % d)));
+        }
     }
-    storageBarrier();
+}
+
+/// Start of each lane's match in the concatenated bytes of `copy_together`.
+var<workgroup> copy_start: array<u32, 32>;
+
+/// Where byte `j` of the concatenation of the matches of a `copy_together` group (in lane
+/// order) goes and comes from: (destination position, source position), or (0xffffffff, 0)
+/// past `total`. The owner is the last lane whose start is <= j (lanes outside the group have no bytes, so such a
+/// lane always owns bytes and j is inside its match).
+fn copy_byte(slot: u32, j: u32, total: u32) -> vec2<u32> {
+    if j >= total {
+        return vec2(0xffffffffu, 0u);
+    }
+    var owner = 0u;
+    for (var step = 16u; step > 0u; step >>= 1u) {
+        if copy_start[owner + step] <= j {
+            owner += step;
+        }
+    }
+    let k = j - copy_start[owner];
+    let p = match_pos[slot * 32u + owner];
+    let d = match_dist[slot * 32u + owner];
+    // k < n; the source byte precedes p (k mod d < d).
+    return vec2(p + k, p - d + select(k % d, k, k < d));
+}
+
+/// Copies the matches of `group` (lanes of `slot` whose match reads no byte another match of
+/// the group writes) at once: their bytes, concatenated in lane order, are spread over the
+/// lanes, four per lane per pass with the four reads issued before the writes, so a pass
+/// waits for memory once instead of once per match. Uniform control flow.
+fn copy_together(slot: u32, group: u32) {
+    let mine = ((group >> lane) & 1u) != 0u;
+    let scan = lanes_scan(select(0u, match_len[slot * 32u + lane], mine));
+    copy_start[lane] = scan.x;
+    workgroupBarrier();
+    let total = scan.y;
+    for (var base = lane; base < total; base += 4u * LANES) {
+        let a = copy_byte(slot, base, total);
+        let b = copy_byte(slot, base + LANES, total);
+        let c = copy_byte(slot, base + 2u * LANES, total);
+        let e = copy_byte(slot, base + 3u * LANES, total);
+        let va = read_byte(a.y);
+        let vb = read_byte(b.y);
+        let vc = read_byte(c.y);
+        let ve = read_byte(e.y);
+        write_byte(a.x, va);
+        write_byte(b.x, vb);
+        write_byte(c.x, vc);
+        write_byte(e.x, ve);
+    }
 }
 
 // ---- code construction -----------------------------------------------------------------------
@@ -869,6 +1022,12 @@ fn huffman_data() -> bool {
         let keep = read_mask(slot, MASK_KEEP);
         let valid = up_to(stop) | keep;
         // Output positions in lane order; the first lane that would write past the tile.
+//#if subgroup
+        let counted = select(0u, adv, ((valid >> lane) & 1u) != 0u);
+        let my_pos = pos + subgroupExclusiveAdd(counted);
+        let acc = pos + subgroupAdd(counted);
+        let overflow_lane = first_lane(subgroupBallot(my_pos + counted > capacity).x);
+//#else
         var acc = pos;
         var my_pos = pos;
         var overflow_lane = 32u;
@@ -884,6 +1043,7 @@ fn huffman_data() -> bool {
                 acc += a;
             }
         }
+//#endif
         let error_mask = read_mask(slot, MASK_ERROR) & valid;
         let err_lane = min(first_lane(error_mask), overflow_lane);
         // A lane either failed its step or (having decoded) overflowed the tile, not both.
@@ -913,13 +1073,38 @@ fn huffman_data() -> bool {
                 pending_len = value;
             }
         }
-        // Matches whose distance arrived this round, in lane order (each reads only bytes
-        // written in earlier rounds or by earlier matches of this round).
+        // Matches whose distance arrived this round (reserved last round, so every byte before
+        // the first of them is final: literals and older matches). A match reads only
+        // [p - d, p - d + min(n, d)); it is independent when that range ends before the first
+        // match of the round or starts after the previous one (lane order = position order),
+        // i.e. it reads no byte another match of this round writes. Independent matches are
+        // copied together; the rest follow in lane order, each followed by a storage barrier.
         storageBarrier();
-        var todo = keep;
+        var independent = false;
+        if ((keep >> lane) & 1u) != 0u {
+            let first = firstTrailingBit(keep);
+            let p = match_pos[slot * 32u + lane];
+            let n = match_len[slot * 32u + lane];
+            let d = match_dist[slot * 32u + lane];
+            let source_end = p - d + min(n, d);
+            let earlier = keep & below(lane);
+            if source_end <= match_pos[slot * 32u + first] {
+                independent = true;
+            } else if earlier != 0u {
+                let prev = firstLeadingBit(earlier);
+                independent = p - d >= match_pos[slot * 32u + prev] + match_len[slot * 32u + prev];
+            }
+        }
+        let together = lanes_where(independent);
+        if together != 0u {
+            copy_together(slot, together);
+        }
+        var todo = keep & ~together;
         while todo != 0u {
             let l = firstTrailingBit(todo);
             todo &= todo - 1u;
+            // A dependent match reads bytes earlier matches wrote: they must be complete.
+            storageBarrier();
             copy_match(match_pos[slot * 32u + l], match_len[slot * 32u + l], match_dist[slot * 32u + l]);
         }
         pos = acc;
@@ -997,14 +1182,34 @@ fn gdeflate_decode(
     @builtin(local_invocation_index) local: u32,
     @builtin(workgroup_id) group: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
+//#if subgroup
+    @builtin(subgroup_invocation_id) subgroup_lane: u32,
+    @builtin(subgroup_size) subgroup_size: u32,
+//#endif
 ) {
+//#if subgroup
+    lane = subgroup_lane;
+    let lanes_fit = subgroup_size == LANES;
+//#else
     lane = local;
+    let lanes_fit = true;
+    if lane < 3u {
+        atomicStore(&ballots[lane], 0u);
+    }
+    ballot_count = 0u;
+//#endif
     if lane < 15u {
         atomicStore(&masks[lane], 0u);
     }
     round = 0u;
     workgroupBarrier();
     if group.y != 0u || group.z != 0u {
+        return;
+    }
+    if !lanes_fit {
+        for (var tile = group.x * LANES + local; tile < params.tile_count && tile < arrayLength(&status); tile += LANES * groups.x) {
+            status[tile] = TileStatus(STATUS_BAD_SUBGROUP, 0u, 0u, 0u);
+        }
         return;
     }
     let src_words = arrayLength(&src);

@@ -44,6 +44,13 @@ pub struct KernelInfo {
     pub workgroup_size: [u32; 3],
     /// Resource bindings used by the entry point, sorted by `(group, binding)`.
     pub bindings: &'static [Binding],
+    /// 0 when the kernel uses no subgroup operations. Otherwise the kernel is a subgroup
+    /// variant (built from a source's `//#if subgroup` sections, see `build.rs`): its
+    /// workgroup must be exactly one subgroup of this size, and the device must support the
+    /// subgroup operations basic, ballot, arithmetic and shuffle in compute shaders. Hosts
+    /// create and pick it only then, and fall back to the base kernel (same name without the
+    /// `_subgroup` suffix) otherwise.
+    pub subgroup_size: u32,
     /// The WGSL source, for wgpu. Empty for a GLSL kernel (feature `glsl`, module `glsl`),
     /// which has only SPIR-V.
     pub wgsl: &'static str,
@@ -57,6 +64,7 @@ impl fmt::Debug for KernelInfo {
             .field("name", &self.name)
             .field("entry_point", &self.entry_point)
             .field("workgroup_size", &self.workgroup_size)
+            .field("subgroup_size", &self.subgroup_size)
             .field("bindings", &self.bindings)
             .field("wgsl_bytes", &self.wgsl.len())
             .field("spirv_words", &self.spirv.len())

@@ -5,7 +5,7 @@
 #[path = "../build.rs"]
 mod build_script;
 
-use build_script::{Kind, compile_kernel};
+use build_script::{Kind, compile_kernel, variants};
 
 const PATH: &str = "shaders/copy.wgsl";
 
@@ -113,4 +113,27 @@ fn kernel_rules_are_enforced() {
 fn struct_names_are_converted() {
     assert_eq!(build_script::screaming_snake("CopyParams"), "COPY_PARAMS");
     assert_eq!(build_script::screaming_snake("Gd2Header"), "GD2_HEADER");
+}
+
+#[test]
+fn variant_directives_must_be_balanced_and_known() {
+    let err = variants("k.wgsl", "fn f() {}\n//#if subgroup\nfn g() {}\n").unwrap_err();
+    assert!(err.contains("k.wgsl: error: `//#if subgroup` without `//#endif`"), "{err}");
+    let err = variants("k.wgsl", "//#if subgroup\n//#if subgroup\n//#endif\n").unwrap_err();
+    assert!(err.starts_with("k.wgsl:2: error: unexpected directive `//#if subgroup`"), "{err}");
+    let err = variants("k.wgsl", "//#ifdef X\n").unwrap_err();
+    assert!(err.starts_with("k.wgsl:1: error: unexpected directive `//#ifdef X`"), "{err}");
+}
+
+#[test]
+fn variants_keep_line_numbers_and_pick_their_sections() {
+    let src = "a\n//#if subgroup\nsub\n//#else\nbase\n//#endif\nz\n";
+    let v = variants("k.wgsl", src).expect("balanced");
+    let [(None, Some(base)), (Some("subgroup"), Some(sub))] = v.as_slice() else {
+        panic!("expected a base and a subgroup variant: {v:?}");
+    };
+    assert_eq!(base, "a\n\n\n\nbase\n\nz\n");
+    assert_eq!(sub, "a\n\nsub\n\n\n\nz\n");
+    // No directive: one kernel, the file itself.
+    assert_eq!(variants("k.wgsl", "a\n").unwrap(), vec![(None, None)]);
 }

@@ -69,7 +69,18 @@ fn reparse(k: &KernelInfo) -> naga::Module {
     let module = naga::front::spv::Frontend::new(k.spirv.iter().copied(), &options)
         .parse()
         .unwrap_or_else(|e| panic!("{}: SPIR-V does not parse: {e}", k.name));
-    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::empty())
+    let mut validator = if k.subgroup_size == 0 {
+        naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::empty())
+    } else {
+        let mut v = naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::SUBGROUP,
+        );
+        v.subgroup_stages(naga::valid::ShaderStages::COMPUTE)
+            .subgroup_operations(naga::valid::SubgroupOperationSet::all());
+        v
+    };
+    validator
         .validate(&module)
         .unwrap_or_else(|e| panic!("{}: re-parsed SPIR-V does not validate: {e:?}", k.name));
     module
@@ -199,4 +210,53 @@ fn decode_status_codes_are_distinct_and_ok_is_not_the_zeroed_value() {
     // A status buffer the kernel never wrote (zeroed) must not read as success.
     assert_eq!(k::STATUS_NOT_RUN, 0);
     assert_ne!(k::STATUS_OK, 0);
+}
+
+#[test]
+fn the_subgroup_decode_variant_differs_from_the_base_only_in_its_cross_lane_sections() {
+    use dsr_kernels::{GDEFLATE_DECODE, GDEFLATE_DECODE_SUBGROUP};
+    let (base, sub) = (GDEFLATE_DECODE, GDEFLATE_DECODE_SUBGROUP);
+    assert_eq!(base.subgroup_size, 0);
+    assert_eq!(sub.subgroup_size, dsr_gdeflate_lanes());
+    assert_eq!(sub.entry_point, base.entry_point);
+    assert_eq!(sub.workgroup_size, base.workgroup_size);
+    assert_eq!(sub.bindings, base.bindings);
+    // Both are preprocessed from one file: same line count, no directive left, subgroup
+    // builtins only in the variant.
+    assert_eq!(base.wgsl.lines().count(), sub.wgsl.lines().count());
+    for k in [base, sub] {
+        let directive = k.wgsl.lines().any(|l| l.trim_start().starts_with("//#"));
+        assert!(!directive, "{}: a directive survived preprocessing", k.name);
+    }
+    assert!(!base.wgsl.contains("subgroupBallot"));
+    assert!(sub.wgsl.contains("subgroupBallot") && sub.wgsl.contains("subgroupExclusiveAdd"));
+    // Only subgroup variants need a subgroup size.
+    for k in KERNELS {
+        assert_eq!(k.subgroup_size != 0, k.name.ends_with("_subgroup"), "{}", k.name);
+    }
+}
+
+/// Regression (docs/perf-notes.md, v2): naga writes `storageBarrier` with Device memory scope,
+/// a GPU-wide fence on NVIDIA that cost the decode kernel a quarter of its time; build.rs
+/// rescopes every control barrier to its execution scope. If naga's output or the pass
+/// changes, this fails.
+#[test]
+fn every_control_barrier_has_its_execution_scope_as_memory_scope() {
+    const OP_CONTROL_BARRIER: u32 = 224;
+    for k in KERNELS {
+        let words = k.spirv;
+        let (mut at, mut barriers) = (5, 0);
+        while at < words.len() {
+            let count = (words[at] >> 16) as usize;
+            assert!(count > 0 && at + count <= words.len(), "{}: malformed SPIR-V at word {at}", k.name);
+            if words[at] & 0xffff == OP_CONTROL_BARRIER {
+                assert_eq!(words[at + 2], words[at + 1], "{}: barrier at word {at}", k.name);
+                barriers += 1;
+            }
+            at += count;
+        }
+        if k.name.starts_with("gdeflate_decode") {
+            assert!(barriers > 0, "{}: the decode kernel synchronises its lanes", k.name);
+        }
+    }
 }

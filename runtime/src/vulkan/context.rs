@@ -364,7 +364,9 @@ impl VulkanContext {
                 .map_err(vk_err("vkCreatePipelineCache"))?;
 
         let mut pipelines = Vec::with_capacity(dsr_kernels::KERNELS.len());
-        for kernel in dsr_kernels::KERNELS {
+        // Kernels the device cannot run (a subgroup variant on a device with another subgroup
+        // size) get no pipeline; their base kernel stands in (`decode_kernel`).
+        for kernel in dsr_kernels::KERNELS.iter().filter(|k| ctx.info.runs_kernel(k)) {
             match KernelPipeline::new(device, ctx.pipeline_cache, kernel) {
                 Ok(p) => pipelines.push(p),
                 Err(e) => {
@@ -411,7 +413,8 @@ impl VulkanContext {
         &self.shared.device
     }
 
-    /// One pipeline per kernel of [`dsr_kernels::KERNELS`], in the same order.
+    /// One pipeline per kernel of [`dsr_kernels::KERNELS`] that the device runs
+    /// ([`DeviceInfo::runs_kernel`]), in the same order.
     pub fn pipelines(&self) -> &[KernelPipeline] {
         &self.pipelines
     }

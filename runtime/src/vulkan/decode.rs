@@ -69,13 +69,70 @@ pub struct DecodeBindings<'a> {
 }
 
 impl Batch<'_> {
-    /// Records a GDeflate decode of `b.tile_count` pages (see [`DecodeBindings`]); the grid
-    /// is sized here, from the tile count and the device's workgroup limit.
+    /// Records a GDeflate decode of `b.tile_count` pages (see [`DecodeBindings`]) with the
+    /// context's [`decode_kernel`](VulkanContext::decode_kernel); the grid is sized here, from
+    /// the tile count and the device's workgroup limit.
     pub fn decode(&mut self, b: &DecodeBindings<'_>) -> Result<&mut Self, VulkanError> {
+        let kernel = self.ctx.decode_kernel()?;
+        self.decode_with(b, kernel)
+    }
+
+    /// [`Self::decode`] with the decode kernel named `kernel` (one of
+    /// [`VulkanContext::decode_kernels`]).
+    pub fn decode_with(&mut self, b: &DecodeBindings<'_>, kernel: &str) -> Result<&mut Self, VulkanError> {
+        if !self.ctx.decode_kernels().contains(&kernel) {
+            return Err(VulkanError::InvalidArgument(format!(
+                "`{kernel}` is not a decode kernel this device runs"
+            )));
+        }
         let max_groups = self.ctx.limits.max_compute_work_group_count[0].max(1);
         let groups = b.tile_count.clamp(1, max_groups);
-        // Order of GDEFLATE_DECODE.bindings (reflected): params, tiles, src, dst, status.
-        self.dispatch(GDEFLATE_DECODE.name, &[b.params, b.tiles, b.src, b.dst, b.status], [groups, 1, 1])
+        // Both variants have GDEFLATE_DECODE's bindings (reflected, same source): params,
+        // tiles, src, dst, status.
+        self.dispatch(kernel, &[b.params, b.tiles, b.src, b.dst, b.status], [groups, 1, 1])
+    }
+}
+
+/// Environment variable that names the decode kernel to use instead of the automatic choice
+/// (`gdeflate_decode` or `gdeflate_decode_subgroup`), for benchmarks and tests that compare
+/// the variants on one device.
+pub const DECODE_KERNEL_ENV: &str = "DSR_DECODE_KERNEL";
+
+impl VulkanContext {
+    /// The decode kernel this context dispatches: `$DSR_DECODE_KERNEL` when set (it must name
+    /// a decode kernel the device runs), else the subgroup variant where the device runs it
+    /// (subgroup size 32 with ballot, arithmetic and shuffle: NVIDIA, for one), else the
+    /// workgroup-memory kernel, which runs everywhere.
+    pub fn decode_kernel(&self) -> Result<&'static str, VulkanError> {
+        let runs = self.decode_kernels();
+        if let Some(name) = std::env::var_os(DECODE_KERNEL_ENV) {
+            let name = name.to_string_lossy();
+            return runs.iter().copied().find(|k| *k == name).ok_or_else(|| {
+                VulkanError::InvalidArgument(format!(
+                    "{DECODE_KERNEL_ENV}={name}: not a decode kernel this device runs ({})",
+                    runs.join(", ")
+                ))
+            });
+        }
+        // The subgroup variant is listed last when the device runs it.
+        Ok(runs.last().copied().unwrap_or(GDEFLATE_DECODE.name))
+    }
+
+    /// The decode kernels this device runs: `gdeflate_decode`, then
+    /// `gdeflate_decode_subgroup` where the device runs it.
+    pub fn decode_kernels(&self) -> Vec<&'static str> {
+        [GDEFLATE_DECODE.name, dsr_kernels::GDEFLATE_DECODE_SUBGROUP.name]
+            .into_iter()
+            .filter(|k| self.pipeline(k).is_some())
+            .collect()
+    }
+
+    /// [`Self::submit_decode`] with the decode kernel named `kernel` (one of
+    /// [`Self::decode_kernels`]), e.g. to compare the variants.
+    pub fn submit_decode_with(&self, job: &DecodeJob, kernel: &str) -> Result<u64, VulkanError> {
+        let mut batch = self.batch();
+        batch.decode_with(&job.bindings(), kernel)?;
+        batch.submit()
     }
 }
 
@@ -122,6 +179,18 @@ impl DecodeJob {
     /// The destination buffer.
     pub fn destination(&self) -> &GpuBuffer {
         &self.dst
+    }
+
+    /// The job's buffers as [`DecodeBindings`].
+    pub fn bindings(&self) -> DecodeBindings<'_> {
+        DecodeBindings {
+            params: self.params.whole(),
+            tiles: self.tiles.whole(),
+            src: self.src.whole(),
+            dst: self.dst.whole(),
+            status: self.status.whole(),
+            tile_count: self.tile_count,
+        }
     }
 }
 
@@ -226,14 +295,7 @@ impl VulkanContext {
     /// dispatch rewrites the status of each page it decodes.
     pub fn submit_decode(&self, job: &DecodeJob) -> Result<u64, VulkanError> {
         let mut batch = self.batch();
-        batch.decode(&DecodeBindings {
-            params: job.params.whole(),
-            tiles: job.tiles.whole(),
-            src: job.src.whole(),
-            dst: job.dst.whole(),
-            status: job.status.whole(),
-            tile_count: job.tile_count,
-        })?;
+        batch.decode(&job.bindings())?;
         batch.submit()
     }
 
@@ -319,6 +381,11 @@ pub fn status_error(s: &TileStatus) -> Result<Option<DecodeErrorKind>, VulkanErr
         }
         k::STATUS_ROUND_LIMIT => {
             return Err(VulkanError::Internal("the decode kernel hit its round limit".into()));
+        }
+        k::STATUS_BAD_SUBGROUP => {
+            return Err(VulkanError::Internal(
+                "the subgroup decode kernel ran with a subgroup size other than 32".into(),
+            ));
         }
         c => return Err(VulkanError::Internal(format!("decode kernel reported unknown status {c}"))),
     };

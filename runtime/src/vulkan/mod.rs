@@ -43,7 +43,7 @@ mod submit;
 pub use ash;
 pub use buffer::{BufferSlice, GpuBuffer, MemoryKind};
 pub use context::{AdoptDesc, ContextOptions, DeviceFeatures, VulkanContext};
-pub use decode::{DecodeBindings, DecodeJob, PageJob, status_error};
+pub use decode::{DECODE_KERNEL_ENV, DecodeBindings, DecodeJob, PageJob, status_error};
 pub use dsr_kernels;
 pub use error::VulkanError;
 pub use pipeline::{KernelPipeline, LayoutBinding, layout_bindings};

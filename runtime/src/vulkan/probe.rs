@@ -107,6 +107,9 @@ pub struct DeviceInfo {
     /// `(min, max)` subgroup size, when subgroup size control is supported (Vulkan 1.3 or
     /// `VK_EXT_subgroup_size_control`).
     pub subgroup_size_range: Option<(u32, u32)>,
+    /// Compute shaders support the subgroup operations basic, ballot, arithmetic and shuffle
+    /// (what a subgroup kernel variant uses, `dsr_kernels::KernelInfo::subgroup_size`).
+    pub subgroup_compute_ops: bool,
     /// Some queue family supports compute.
     pub has_compute_queue: bool,
     /// Optional features the device supports (not necessarily enabled anywhere).
@@ -120,6 +123,16 @@ pub struct DeviceInfo {
 }
 
 impl DeviceInfo {
+    /// Whether `kernel` can run here: it uses no subgroup operations, or the device has the
+    /// operations it uses in compute shaders and a fixed subgroup size equal to the one it
+    /// needs (a device whose size varies, e.g. 32..64, gets the base kernel).
+    pub fn runs_kernel(&self, kernel: &dsr_kernels::KernelInfo) -> bool {
+        kernel.subgroup_size == 0
+            || (self.subgroup_compute_ops
+                && self.subgroup_size == kernel.subgroup_size
+                && self.subgroup_size_range.is_none_or(|(lo, hi)| lo == hi))
+    }
+
     /// Why [`super::VulkanContext::new`] cannot use this device, or `None` when it can.
     pub fn unusable_reason(&self) -> Option<String> {
         if self.api_version < ApiVersion(MIN_API) {
@@ -248,6 +261,14 @@ pub(crate) fn query_device(
         subgroup_size: if is_12 { v11.subgroup_size } else { 0 },
         subgroup_size_range: has_size_control
             .then_some((size_control.min_subgroup_size, size_control.max_subgroup_size)),
+        subgroup_compute_ops: is_12
+            && v11.subgroup_supported_stages.contains(vk::ShaderStageFlags::COMPUTE)
+            && v11.subgroup_supported_operations.contains(
+                vk::SubgroupFeatureFlags::BASIC
+                    | vk::SubgroupFeatureFlags::BALLOT
+                    | vk::SubgroupFeatureFlags::ARITHMETIC
+                    | vk::SubgroupFeatureFlags::SHUFFLE,
+            ),
         has_compute_queue: queues.iter().any(|q| q.queue_flags.contains(vk::QueueFlags::COMPUTE)),
         features,
         nv_memory_decompression: has_ext(ash::nv::memory_decompression::NAME),
