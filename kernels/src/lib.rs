@@ -18,6 +18,9 @@
 //! - One file = one kernel: one `@compute` entry point, named after the file stem; workgroup
 //!   size fixed in the shader (no `override`s); bindings only `var<uniform>`,
 //!   `var<storage, read>` and `var<storage, read_write>`, all used by the entry point.
+//! - Every kernel loop terminates by construction (bounded counts, or a budget such as the
+//!   decode kernel's round limit): the SPIR-V carries no loop-bounding counters (see
+//!   `build.rs`, `spirv_options`).
 //! - Every kernel bounds-checks each buffer access itself. The SPIR-V is emitted with naga's
 //!   *unchecked* bounds-check policy, so these explicit checks are the only protection on
 //!   Vulkan without `robustBufferAccess`.
