@@ -1,11 +1,14 @@
 //! `dsr`: ds-runtime's command-line tool.
 //!
 //! Today: `compress` (any file → DirectStorage GDeflate tile stream), `decompress`
-//! (tile stream → original bytes, on the CPU or on a Vulkan device) and `info` (Vulkan
-//! devices, backend choice). Errors print one line naming the problem (for corrupt streams:
-//! the tile and byte offset, the same on every backend) and exit with status 1; the output
-//! file is written to a temporary file beside it and renamed only on success, so a failure
-//! never leaves a partial or truncated OUTPUT behind.
+//! (tile stream → original bytes, on the CPU, on a Vulkan device through the ash core, or
+//! through wgpu) and `info` (Vulkan devices, wgpu adapters, backend choice). Errors print
+//! one line naming the problem (for corrupt streams: the tile and byte offset, the same on
+//! every backend) and exit with status 1; the output file is written to a temporary file
+//! beside it and renamed only on success, so a failure never leaves a partial or truncated
+//! OUTPUT behind.
+
+mod bench;
 
 use clap::{Args, Parser, Subcommand};
 use ds_runtime::{Backend, select_backend};
@@ -33,8 +36,11 @@ enum Command {
     Compress(CompressArgs),
     /// Decompress a DirectStorage GDeflate tile stream back to the original bytes.
     Decompress(DecompressArgs),
-    /// List the Vulkan devices and their properties, and say which backend `auto` picks.
+    /// List the Vulkan devices and wgpu adapters, and say which backend `auto` picks.
     Info,
+    /// Measure: `dsr bench decode [--backend cpu,vulkan,wgpu] [--runs N] [--json] FILES...`.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 #[derive(Args)]
@@ -58,13 +64,14 @@ struct CompressArgs {
 
 #[derive(Args)]
 struct DecompressArgs {
-    /// Decode engine. auto: Vulkan on a GPU, else the CPU (with a note saying what was
-    /// missing); vulkan: the preferred Vulkan device, software ones (lavapipe) included;
-    /// cpu: the CPU decoder; wgpu: not built yet. A named backend that cannot run is refused
-    /// (exit 1), never substituted.
+    /// Decode engine. auto: Vulkan (ash core) on a GPU, else wgpu on a GPU the ash core
+    /// cannot use, else the CPU (with a note saying what was missing); vulkan: the preferred
+    /// Vulkan device, software ones (lavapipe) included; wgpu: the same kernels through wgpu
+    /// on the preferred adapter, software ones included; cpu: the CPU decoder. A named
+    /// backend that cannot run is refused (exit 1), never substituted.
     #[arg(short, long, default_value = "auto")]
     backend: Backend,
-    /// Worker threads for the CPU backend (0 = one per core; ignored by vulkan).
+    /// Worker threads for the CPU backend (0 = one per core; ignored by vulkan and wgpu).
     #[arg(short = 't', long, default_value_t = 0)]
     threads: usize,
     /// Tile stream to decompress.
@@ -80,6 +87,7 @@ fn main() -> ExitCode {
         Command::Compress(a) => compress(&a),
         Command::Decompress(a) => decompress(&a),
         Command::Info => info(),
+        Command::Bench(b) => bench::run(&b),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -173,8 +181,9 @@ fn decompress(a: &DecompressArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// `dsr info`: the Vulkan devices as the runtime's Vulkan core sees them, and the backend
-/// `auto` picks. No Vulkan loader or driver is a normal answer (exit 0), not an error.
+/// `dsr info`: the Vulkan devices as the runtime's Vulkan core sees them, the adapters as
+/// its wgpu backend sees them, and the backend `auto` picks. No Vulkan loader or driver is a
+/// normal answer (exit 0), not an error.
 fn info() -> Result<(), String> {
     use ds_runtime::vulkan::{self, DeviceInfo};
     println!("dsr {} ({})", env!("CARGO_PKG_VERSION"), env!("DSR_BUILD_INFO"));
@@ -223,12 +232,64 @@ fn info() -> Result<(), String> {
             }
         }
     }
+    wgpu_info();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("CPU decoder: {threads} threads");
+    println!("auto order: vulkan (hardware device) > wgpu (hardware adapter the ash core cannot use) > cpu");
     let auto = select_backend(Backend::Auto).map_err(|e| e.to_string())?;
     match auto.device_name() {
+        Some(device) if auto.is_fallback => {
+            println!("auto picks: {} (device {device}; {})", auto.backend, auto.reason)
+        }
         Some(device) => println!("auto picks: {} (device {device})", auto.backend),
         None => println!("auto picks: {} ({})", auto.backend, auto.reason),
     }
     Ok(())
+}
+
+/// The `dsr info` section on wgpu's adapters (its Vulkan backend, the only one built).
+fn wgpu_info() {
+    use ds_runtime::wgpu::{self, device_type_name};
+    let adapters = wgpu::probe();
+    let picked = wgpu::pick_adapter(&adapters).map(|a| a.index);
+    println!("wgpu adapters (Vulkan backend): {}", adapters.len());
+    for a in &adapters {
+        let i = &a.info;
+        println!("  [{}] {}", a.index, i.name);
+        println!(
+            "      type {}, vendor {:#06x}, device {:#06x}, driver {} ({})",
+            device_type_name(i.device_type),
+            i.vendor,
+            i.device,
+            i.driver,
+            i.driver_info
+        );
+        println!(
+            "      subgroup size {}..={}, SUBGROUP feature {}, decode kernel {}",
+            i.subgroup_min_size,
+            i.subgroup_max_size,
+            if a.subgroups { "yes" } else { "no" },
+            a.decode_kernel().name
+        );
+        println!(
+            "      kernels from {}{}",
+            a.kernel_source(),
+            if a.spirv_passthrough {
+                " (the kernels crate's SPIR-V, as the ash core runs it)"
+            } else {
+                " (compiled by wgpu; the adapter lacks PASSTHROUGH_SHADERS or SUBGROUP)"
+            }
+        );
+        println!(
+            "      max storage binding {} bytes, max buffer {} bytes, workgroup storage {} bytes",
+            a.limits.max_storage_buffer_binding_size,
+            a.limits.max_buffer_size,
+            a.limits.max_compute_workgroup_storage_size
+        );
+        match (a.unusable_reason(), picked == Some(a.index)) {
+            (Some(why), _) => println!("      not usable by the runtime: {why}"),
+            (None, true) => println!("      usable; --backend wgpu uses this adapter"),
+            (None, false) => println!("      usable"),
+        }
+    }
 }

@@ -1,5 +1,5 @@
-//! `dsr info`: lists Vulkan devices when there are some, says so plainly when there are none,
-//! and exits 0 either way.
+//! `dsr info`: lists Vulkan devices and wgpu adapters when there are some, says so plainly
+//! when there are none, and exits 0 either way.
 
 use std::process::{Command, Output};
 
@@ -39,6 +39,10 @@ fn info_lists_devices_and_the_auto_backend() {
         assert!(out.contains(key), "{key}: {out}");
     }
     assert!(out.contains("usable; --backend vulkan uses this device"), "{out}");
+    // wgpu's adapters: the same Vulkan devices through wgpu, with the kernel each would run.
+    assert!(out.contains("wgpu adapters (Vulkan backend): "), "{out}");
+    assert!(out.contains("decode kernel gdeflate_decode"), "{out}");
+    assert!(out.contains("usable; --backend wgpu uses this adapter"), "{out}");
     // auto: a hardware device, or the CPU saying that only a software one exists.
     let software = out.contains("type CPU (software)");
     let hardware =
@@ -59,5 +63,6 @@ fn info_without_a_vulkan_driver_says_so_and_exits_0() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.contains("Vulkan: not available"), "{out}");
+    assert!(out.contains("wgpu adapters (Vulkan backend): 0"), "{out}");
     assert!(auto_line(&out).starts_with("auto picks: cpu (no usable Vulkan device ("), "{out}");
 }

@@ -9,14 +9,21 @@
 //!   integrated > virtual > software), software rasterizers (lavapipe) included, so the GPU
 //!   path runs anywhere a Vulkan driver does. Built without the `vulkan` feature, it is
 //!   refused.
-//! - [`Backend::Auto`] picks Vulkan on the preferred **hardware** device (discrete,
-//!   integrated or virtual GPU), else the CPU, with [`Selection::is_fallback`] set and a
-//!   one-line [`Selection::reason`] naming what was missing. A software Vulkan device is not
-//!   picked by `auto`: it runs the kernel on the same CPU cores, far slower than the CPU
-//!   decoder (`vulkan` asked for by name still uses it).
-//! - [`Backend::Wgpu`] is not built yet and is refused.
+//! - [`Backend::Wgpu`] creates a [`WgpuContext`](crate::wgpu::WgpuContext) on the adapter
+//!   wgpu's Vulkan backend prefers ([`pick_adapter`](crate::wgpu::pick_adapter), same order),
+//!   software adapters included. Built without the `wgpu` feature, it is refused.
+//! - [`Backend::Auto`] tries, in order, by capability: the ash core (Vulkan) on the preferred
+//!   **hardware** device (discrete, integrated or virtual GPU); then wgpu on the preferred
+//!   hardware adapter, with [`Selection::is_fallback`] set and the reason naming what the ash
+//!   core lacked; then the CPU, with [`Selection::is_fallback`] set and a one-line
+//!   [`Selection::reason`] naming what was missing. wgpu runs on the same Vulkan devices, but
+//!   needs less of them (no Vulkan 1.2, no timeline semaphores), so `auto` tries it only when
+//!   the ash core saw a hardware device it could not use or set up, or could not load Vulkan
+//!   at all (otherwise the reason says wgpu was not tried). Software devices are not picked
+//!   by `auto`: they run the kernel on the same CPU cores, far slower than the CPU decoder
+//!   (`vulkan` or `wgpu` asked for by name still use them).
 //!
-//! A [`Selection`] holds what it selected (for Vulkan, the created context), so
+//! A [`Selection`] holds what it selected (for Vulkan and wgpu, the created context), so
 //! [`Selection::decompress`] reuses it call after call.
 
 use crate::error::Error;
@@ -74,8 +81,14 @@ type Ctx = std::sync::Arc<crate::vulkan::VulkanContext>;
 #[cfg(not(feature = "vulkan"))]
 type Ctx = std::convert::Infallible;
 
-/// The outcome of [`select_backend`]: the backend, why, and (for Vulkan) the device context
-/// the work runs on. Cloning is cheap and shares the context.
+/// The wgpu context a [`Selection`] holds (uninhabited without the `wgpu` feature).
+#[cfg(feature = "wgpu")]
+type WgpuCtx = std::sync::Arc<crate::wgpu::WgpuContext>;
+#[cfg(not(feature = "wgpu"))]
+type WgpuCtx = std::convert::Infallible;
+
+/// The outcome of [`select_backend`]: the backend, why, and (for Vulkan and wgpu) the device
+/// context the work runs on. Cloning is cheap and shares the context.
 #[derive(Clone)]
 pub struct Selection {
     /// The backend that will run the work (never [`Backend::Auto`]).
@@ -87,6 +100,8 @@ pub struct Selection {
     pub is_fallback: bool,
     /// `Some` exactly when `backend` is [`Backend::Vulkan`].
     vulkan: Option<Ctx>,
+    /// `Some` exactly when `backend` is [`Backend::Wgpu`].
+    wgpu: Option<WgpuCtx>,
 }
 
 impl fmt::Debug for Selection {
@@ -109,30 +124,48 @@ fn device_name(ctx: &Ctx) -> &str {
     match *ctx {}
 }
 
-const WGPU_WHY: &str = "the wgpu fallback decoder is not built yet (wgpu issue); use --backend cpu";
+#[cfg(feature = "wgpu")]
+fn adapter_name(ctx: &WgpuCtx) -> &str {
+    &ctx.adapter_info().name
+}
+#[cfg(not(feature = "wgpu"))]
+fn adapter_name(ctx: &WgpuCtx) -> &str {
+    match *ctx {}
+}
 
 /// Resolves `requested` to a concrete backend; see the [module docs](self) for the rules.
 ///
 /// Errors: [`Error::Unsupported`] for a named backend that is not built or has no usable
-/// device (its `why` says which); [`Error::Vulkan`] when a usable Vulkan device fails to
-/// initialise for a `vulkan` request. [`Backend::Auto`] never fails: it falls back to the CPU.
+/// device (its `why` says which); [`Error::Vulkan`] or [`Error::Wgpu`] when a usable device
+/// fails to initialise for a `vulkan` or `wgpu` request. [`Backend::Auto`] never fails: it
+/// falls back to wgpu, then to the CPU.
 pub fn select_backend(requested: Backend) -> Result<Selection, Error> {
     match requested {
         Backend::Cpu => Ok(Selection::cpu("requested".into(), false)),
         Backend::Vulkan => vulkan::named(),
-        Backend::Wgpu => Err(Error::Unsupported { what: "backend `wgpu`", why: WGPU_WHY.into() }),
-        Backend::Auto => Ok(vulkan::auto().unwrap_or_else(|missing| Selection::cpu(missing, true))),
+        Backend::Wgpu => wgpu::named(),
+        Backend::Auto => Ok(match vulkan::auto() {
+            Ok(s) => s,
+            Err(ash) if !ash.wgpu_may_help => {
+                Selection::cpu(format!("{}; wgpu not tried (it sees the same Vulkan devices)", ash.why), true)
+            }
+            Err(ash) => match wgpu::auto() {
+                Ok(s) => Selection { reason: format!("{}; {}", ash.why, s.reason), is_fallback: true, ..s },
+                Err(wgpu_missing) => Selection::cpu(format!("{}; {wgpu_missing}", ash.why), true),
+            },
+        }),
     }
 }
 
 impl Selection {
     fn cpu(reason: String, is_fallback: bool) -> Self {
-        Self { backend: Backend::Cpu, reason, is_fallback, vulkan: None }
+        Self { backend: Backend::Cpu, reason, is_fallback, vulkan: None, wgpu: None }
     }
 
-    /// Name of the Vulkan device the work runs on (`None` unless the backend is Vulkan).
+    /// Name of the device the work runs on: the Vulkan device or the wgpu adapter (`None`
+    /// for the CPU).
     pub fn device_name(&self) -> Option<&str> {
-        self.vulkan.as_ref().map(device_name)
+        self.vulkan.as_ref().map(device_name).or_else(|| self.wgpu.as_ref().map(adapter_name))
     }
 
     /// The Vulkan context the work runs on (`None` unless the backend is Vulkan), e.g. to
@@ -142,17 +175,24 @@ impl Selection {
         self.vulkan.as_ref()
     }
 
+    /// The wgpu context the work runs on (`None` unless the backend is wgpu).
+    #[cfg(feature = "wgpu")]
+    pub fn wgpu_context(&self) -> Option<&std::sync::Arc<crate::wgpu::WgpuContext>> {
+        self.wgpu.as_ref()
+    }
+
     /// Decodes the tile stream `src` on the selected backend into a new buffer, using up to
-    /// `threads` CPU threads where the backend uses the CPU (0 = one per core; the Vulkan
-    /// backend ignores it). Corrupt input gives the same [`Error::Decode`] (kind, tile, byte
+    /// `threads` CPU threads where the backend uses the CPU (0 = one per core; the GPU
+    /// backends ignore it). Corrupt input gives the same [`Error::Decode`] (kind, tile, byte
     /// offset) on every backend.
     pub fn decompress(&self, src: &[u8], threads: usize) -> Result<Vec<u8>, Error> {
-        match (self.backend, &self.vulkan) {
-            (Backend::Cpu, _) => crate::cpu::CpuBackend::new(threads).decompress(src),
+        match (self.backend, &self.vulkan, &self.wgpu) {
+            (Backend::Cpu, _, _) => crate::cpu::CpuBackend::new(threads).decompress(src),
             #[cfg(feature = "vulkan")]
-            (Backend::Vulkan, Some(ctx)) => ctx.gdeflate_decompress(src),
-            (Backend::Wgpu, _) => Err(Error::Unsupported { what: "backend `wgpu`", why: WGPU_WHY.into() }),
-            (Backend::Auto | Backend::Vulkan, _) => Err(Error::Unsupported {
+            (Backend::Vulkan, Some(ctx), _) => ctx.gdeflate_decompress(src),
+            #[cfg(feature = "wgpu")]
+            (Backend::Wgpu, _, Some(ctx)) => ctx.gdeflate_decompress(src),
+            (Backend::Auto | Backend::Vulkan | Backend::Wgpu, _, _) => Err(Error::Unsupported {
                 what: "this selection",
                 why: "resolve the backend with select_backend first".into(),
             }),
@@ -160,9 +200,18 @@ impl Selection {
     }
 }
 
+/// Why `auto` did not pick the ash core, and whether wgpu might run where it could not.
+struct AshMissing {
+    /// One line, shown to the user.
+    why: String,
+    /// False when wgpu would see no better device (no Vulkan devices at all, or only
+    /// software ones), so probing it would only cost time.
+    wgpu_may_help: bool,
+}
+
 #[cfg(feature = "vulkan")]
 mod vulkan {
-    use super::{Backend, Selection};
+    use super::{AshMissing, Backend, Selection};
     use crate::error::Error;
     use crate::vulkan::{
         ContextOptions, DeviceInfo, DeviceType, VulkanContext, VulkanError, pick_device, probe,
@@ -170,7 +219,13 @@ mod vulkan {
     use std::sync::Arc;
 
     fn selection(ctx: VulkanContext, reason: String) -> Selection {
-        Selection { backend: Backend::Vulkan, reason, is_fallback: false, vulkan: Some(Arc::new(ctx)) }
+        Selection {
+            backend: Backend::Vulkan,
+            reason,
+            is_fallback: false,
+            vulkan: Some(Arc::new(ctx)),
+            wgpu: None,
+        }
     }
 
     fn describe(d: &DeviceInfo) -> String {
@@ -200,33 +255,43 @@ mod vulkan {
         }
     }
 
-    /// `--backend auto`: Vulkan on the preferred hardware device, or `Err(why not)`.
-    pub(super) fn auto() -> Result<Selection, String> {
-        let devices = probe().map_err(|e| {
-            if e.is_unavailable() { unavailable(&e) } else { format!("the Vulkan device probe failed ({e})") }
+    /// `--backend auto`: Vulkan on the preferred hardware device, or why not.
+    pub(super) fn auto() -> Result<Selection, AshMissing> {
+        let devices = probe().map_err(|e| match e.is_unavailable() {
+            // No loader or no Vulkan 1.2 instance: wgpu's Vulkan backend may still run.
+            true => AshMissing { why: unavailable(&e), wgpu_may_help: true },
+            false => AshMissing { why: format!("the Vulkan device probe failed ({e})"), wgpu_may_help: true },
         })?;
+        // wgpu runs on the same Vulkan devices: it can only help with a hardware device the
+        // ash core cannot use (below Vulkan 1.2, no timeline semaphores, failed set-up).
+        let hardware_seen =
+            devices.iter().any(|d| !matches!(d.device_type, DeviceType::Cpu | DeviceType::Other));
         let Some(device) = pick_device(&devices) else {
             if devices.is_empty() {
-                return Err("no Vulkan device (the Vulkan loader lists none)".into());
+                let why = "no Vulkan device (the Vulkan loader lists none)".into();
+                return Err(AshMissing { why, wgpu_may_help: false });
             }
             let each: Vec<String> = devices
                 .iter()
                 .map(|d| format!("{}: {}", d.name, d.unusable_reason().unwrap_or_default()))
                 .collect();
-            return Err(format!("no usable Vulkan device ({})", each.join("; ")));
+            let why = format!("no usable Vulkan device ({})", each.join("; "));
+            return Err(AshMissing { why, wgpu_may_help: hardware_seen });
         };
         if device.device_type == DeviceType::Cpu {
-            return Err(format!(
+            let why = format!(
                 "no hardware Vulkan device: {} is a software rasterizer, slower than the CPU decoder",
                 device.name
-            ));
+            );
+            return Err(AshMissing { why, wgpu_may_help: hardware_seen });
         }
         let ctx = VulkanContext::new(&ContextOptions { device_index: Some(device.index) }).map_err(|e| {
-            if e.is_unavailable() {
+            let why = if e.is_unavailable() {
                 unavailable(&e)
             } else {
                 format!("{} could not be initialised ({e})", describe(device))
-            }
+            };
+            AshMissing { why, wgpu_may_help: true }
         })?;
         let reason = describe(ctx.device_info());
         Ok(selection(ctx, reason))
@@ -235,7 +300,7 @@ mod vulkan {
 
 #[cfg(not(feature = "vulkan"))]
 mod vulkan {
-    use super::Selection;
+    use super::{AshMissing, Selection};
     use crate::error::Error;
 
     const NOT_BUILT: &str = "this build has no Vulkan support (ds-runtime's cargo feature `vulkan` is off)";
@@ -244,8 +309,95 @@ mod vulkan {
         Err(Error::Unsupported { what: "backend `vulkan`", why: format!("{NOT_BUILT}; use --backend cpu") })
     }
 
+    pub(super) fn auto() -> Result<Selection, AshMissing> {
+        Err(AshMissing { why: format!("no usable Vulkan device ({NOT_BUILT})"), wgpu_may_help: true })
+    }
+}
+
+#[cfg(feature = "wgpu")]
+mod wgpu {
+    use super::{Backend, Selection};
+    use crate::error::Error;
+    use crate::wgpu::{AdapterDesc, WgpuContext, WgpuError, WgpuOptions, device_type_name, probe};
+    use std::sync::Arc;
+
+    fn selection(ctx: WgpuContext, reason: String) -> Selection {
+        Selection {
+            backend: Backend::Wgpu,
+            reason,
+            is_fallback: false,
+            vulkan: None,
+            wgpu: Some(Arc::new(ctx)),
+        }
+    }
+
+    fn describe(ctx: &WgpuContext) -> String {
+        let info = ctx.adapter_info();
+        format!(
+            "wgpu adapter {} ({}, kernel {})",
+            info.name,
+            device_type_name(info.device_type),
+            ctx.decode_kernel().name
+        )
+    }
+
+    /// `--backend wgpu`: the preferred usable adapter of any type, or a refusal saying why.
+    pub(super) fn named() -> Result<Selection, Error> {
+        match WgpuContext::new(&WgpuOptions::default()) {
+            Ok(ctx) => {
+                let reason = format!("requested; {}", describe(&ctx));
+                Ok(selection(ctx, reason))
+            }
+            Err(e) if e.is_unavailable() => Err(Error::Unsupported {
+                what: "backend `wgpu`",
+                why: format!("{e}; use --backend cpu or auto"),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `auto`'s second choice: wgpu on the preferred hardware adapter, or `Err(why not)`.
     pub(super) fn auto() -> Result<Selection, String> {
-        Err(format!("no usable Vulkan device ({NOT_BUILT})"))
+        let adapters = probe();
+        let usable: Vec<&AdapterDesc> = adapters.iter().filter(|a| a.unusable_reason().is_none()).collect();
+        let Some(best) = crate::wgpu::pick_adapter(&adapters).filter(|a| a.is_hardware()) else {
+            return Err(if adapters.is_empty() {
+                "wgpu: no adapter either".to_string()
+            } else if let Some(soft) = usable.first() {
+                format!(
+                    "wgpu: no hardware adapter either ({} is {})",
+                    soft.info.name,
+                    device_type_name(soft.info.device_type)
+                )
+            } else {
+                let each: Vec<String> = adapters
+                    .iter()
+                    .map(|a| format!("{}: {}", a.info.name, a.unusable_reason().unwrap_or_default()))
+                    .collect();
+                format!("wgpu: no usable adapter ({})", each.join("; "))
+            });
+        };
+        let options = WgpuOptions { adapter_index: Some(best.index), ..WgpuOptions::default() };
+        let ctx = WgpuContext::new(&options)
+            .map_err(|e: WgpuError| format!("wgpu: {} could not be initialised ({e})", best.info.name))?;
+        let reason = describe(&ctx);
+        Ok(selection(ctx, reason))
+    }
+}
+
+#[cfg(not(feature = "wgpu"))]
+mod wgpu {
+    use super::Selection;
+    use crate::error::Error;
+
+    const NOT_BUILT: &str = "this build has no wgpu support (ds-runtime's cargo feature `wgpu` is off)";
+
+    pub(super) fn named() -> Result<Selection, Error> {
+        Err(Error::Unsupported { what: "backend `wgpu`", why: format!("{NOT_BUILT}; use --backend cpu") })
+    }
+
+    pub(super) fn auto() -> Result<Selection, String> {
+        Err(format!("wgpu: {NOT_BUILT}"))
     }
 }
 
@@ -253,11 +405,11 @@ mod vulkan {
 mod tests {
     use super::*;
 
+    #[cfg(not(feature = "wgpu"))]
     #[test]
-    fn wgpu_is_refused_not_substituted() {
+    fn wgpu_is_refused_without_the_feature() {
         let e = select_backend(Backend::Wgpu).unwrap_err();
-        assert!(matches!(e, Error::Unsupported { .. }), "{e}");
-        assert!(e.to_string().contains("wgpu"), "{e}");
+        assert!(matches!(e, Error::Unsupported { .. }) && e.to_string().contains("feature `wgpu`"), "{e}");
     }
 
     #[test]
@@ -277,9 +429,15 @@ mod tests {
                 assert!(!s.is_fallback, "{s:?}");
                 assert!(s.device_name().is_some(), "{s:?}");
             }
+            Backend::Wgpu => {
+                // Only where the ash core cannot run: a fallback naming both.
+                assert!(s.is_fallback, "{s:?}");
+                assert!(s.reason.contains("Vulkan device") && s.reason.contains("wgpu adapter"), "{s:?}");
+                assert!(s.device_name().is_some(), "{s:?}");
+            }
             Backend::Cpu => {
                 assert!(s.is_fallback, "{s:?}");
-                assert!(s.reason.contains("Vulkan device"), "{s:?}");
+                assert!(s.reason.contains("Vulkan device") && s.reason.contains("wgpu"), "{s:?}");
                 assert!(s.device_name().is_none());
             }
             b => panic!("auto picked {b}"),
@@ -311,7 +469,7 @@ mod tests {
 
     /// Two tiles of text, and the same stream with tile 1's first block header turned into
     /// the reserved block type 3.
-    #[cfg(feature = "vulkan")]
+    #[cfg(any(feature = "vulkan", feature = "wgpu"))]
     fn good_and_corrupt_streams() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
         let data: Vec<u8> =
             (0..100_000u32).flat_map(|i| format!("asset {i} mip {}\n", i % 7).into_bytes()).collect();
@@ -351,6 +509,37 @@ mod tests {
         // The context is reused, not re-created, by a clone.
         let again = s.clone();
         assert!(std::sync::Arc::ptr_eq(again.vulkan_context().unwrap(), s.vulkan_context().unwrap()));
+        assert_eq!(again.decompress(&[0x04, 0xFB, 0, 0, 1, 0, 0, 0], 0).unwrap(), b"");
+    }
+
+    #[cfg(feature = "wgpu")]
+    #[test]
+    fn wgpu_decodes_like_the_cpu_when_an_adapter_exists_or_is_refused_saying_why() {
+        let require_gpu = std::env::var_os("DSR_REQUIRE_GPU").is_some_and(|v| v == "1");
+        let s = match select_backend(Backend::Wgpu) {
+            Ok(s) => s,
+            Err(e @ Error::Unsupported { .. }) => {
+                assert!(!require_gpu, "DSR_REQUIRE_GPU=1 but backend wgpu was refused: {e}");
+                assert!(e.to_string().contains("no usable wgpu adapter"), "{e}");
+                eprintln!("NOTICE: backend wgpu test skipped: {e} (set DSR_REQUIRE_GPU=1 to fail instead)");
+                return;
+            }
+            Err(e) => panic!("backend wgpu: {e}"),
+        };
+        assert_eq!(s.backend, Backend::Wgpu);
+        assert!(!s.is_fallback);
+        assert!(s.wgpu_context().is_some() && s.device_name().is_some(), "{s:?}");
+        assert!(s.reason.starts_with("requested; wgpu adapter "), "{s:?}");
+
+        let (data, stream, bad) = good_and_corrupt_streams();
+        assert!(s.decompress(&stream, 0).unwrap() == data, "wgpu decode differs from the input");
+        let gpu = s.decompress(&bad, 0).unwrap_err();
+        let cpu = select_backend(Backend::Cpu).unwrap().decompress(&bad, 2).unwrap_err();
+        assert!(matches!(gpu, Error::Decode(_)), "{gpu}");
+        assert_eq!(gpu.to_string(), cpu.to_string());
+        assert!(cpu.to_string().contains("tile 1, byte offset"), "{cpu}");
+        let again = s.clone();
+        assert!(std::sync::Arc::ptr_eq(again.wgpu_context().unwrap(), s.wgpu_context().unwrap()));
         assert_eq!(again.decompress(&[0x04, 0xFB, 0, 0, 1, 0, 0, 0], 0).unwrap(), b"");
     }
 }

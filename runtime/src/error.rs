@@ -19,6 +19,9 @@ pub enum Error {
     /// The Vulkan core failed (boxed to keep `Error` small).
     #[cfg(feature = "vulkan")]
     Vulkan(Box<crate::vulkan::VulkanError>),
+    /// The wgpu backend failed (boxed to keep `Error` small).
+    #[cfg(feature = "wgpu")]
+    Wgpu(Box<crate::wgpu::WgpuError>),
 }
 
 impl fmt::Display for Error {
@@ -28,6 +31,8 @@ impl fmt::Display for Error {
             Self::Decode(e) => write!(f, "corrupt GDeflate data: {e}"),
             #[cfg(feature = "vulkan")]
             Self::Vulkan(e) => write!(f, "Vulkan: {e}"),
+            #[cfg(feature = "wgpu")]
+            Self::Wgpu(e) => write!(f, "wgpu: {e}"),
         }
     }
 }
@@ -38,6 +43,8 @@ impl std::error::Error for Error {
             Self::Decode(e) => Some(e),
             #[cfg(feature = "vulkan")]
             Self::Vulkan(e) => Some(e),
+            #[cfg(feature = "wgpu")]
+            Self::Wgpu(e) => Some(e),
             Self::Unsupported { .. } => None,
         }
     }
@@ -53,5 +60,12 @@ impl From<dsr_gdeflate::DecodeError> for Error {
 impl From<crate::vulkan::VulkanError> for Error {
     fn from(e: crate::vulkan::VulkanError) -> Self {
         Self::Vulkan(Box::new(e))
+    }
+}
+
+#[cfg(feature = "wgpu")]
+impl From<crate::wgpu::WgpuError> for Error {
+    fn from(e: crate::wgpu::WgpuError) -> Self {
+        Self::Wgpu(Box::new(e))
     }
 }

@@ -6,12 +6,16 @@
 //! reference decoder of `dsr-gdeflate`, and (feature `vulkan`, default) the **ash Vulkan
 //! core** (`vulkan`: device creation or adoption, memory, kernel pipelines, timeline
 //! submission) with the GPU GDeflate decoder, which backend `vulkan` (and `auto` on a GPU)
-//! runs. The wgpu backend, request queues and the io_uring staging path are not built yet:
-//! asking for them returns [`Error::Unsupported`], never a silent fallback.
+//! runs, and (feature `wgpu`, default) the **wgpu backend** (`wgpu`: the same WGSL kernels
+//! through wgpu, on a device it creates or one an application hands over), which backend
+//! `wgpu` runs and `auto` falls back to where the ash core cannot run. [`gpu_decode`] is
+//! what the two GPU backends share (page jobs, kernel status → CPU error). Request queues and
+//! the io_uring staging path are not built yet: asking for them returns
+//! [`Error::Unsupported`], never a silent fallback.
 //!
 //! ```
 //! use ds_runtime::{Backend, select_backend};
-//! let picked = select_backend(Backend::Auto).unwrap(); // Vulkan on a GPU, else the CPU
+//! let picked = select_backend(Backend::Auto).unwrap(); // Vulkan, else wgpu, on a GPU; else the CPU
 //! if picked.is_fallback {
 //!     eprintln!("note: {}; decoding on the {}", picked.reason, picked.backend);
 //! }
@@ -22,8 +26,12 @@
 pub mod backend;
 pub mod cpu;
 mod error;
+#[cfg(any(feature = "vulkan", feature = "wgpu"))]
+pub mod gpu_decode;
 #[cfg(feature = "vulkan")]
 pub mod vulkan;
+#[cfg(feature = "wgpu")]
+pub mod wgpu;
 
 pub use backend::{Backend, Selection, select_backend};
 pub use error::Error;

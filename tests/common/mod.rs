@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: the corpus location and its MANIFEST.
 #![allow(dead_code)]
 
+pub mod pages;
+
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 

@@ -22,21 +22,12 @@ use super::buffer::{BufferSlice, GpuBuffer, MemoryKind};
 use super::context::VulkanContext;
 use super::error::VulkanError;
 use super::submit::Batch;
-use dsr_gdeflate::{CodeKind, DecodeError, DecodeErrorKind, TILE_SIZE, TileStream};
-use dsr_kernels::gdeflate_decode as k;
+use dsr_gdeflate::{DecodeError, DecodeErrorKind, TILE_SIZE, TileStream};
 use dsr_kernels::{DecodeParams, GDEFLATE_DECODE, TileDesc, TileStatus};
 use std::time::Duration;
 
-/// One page to decode: its bytes and where its decoded bytes go.
-#[derive(Debug, Clone, Copy)]
-pub struct PageJob<'a> {
-    /// The compressed page (spec section 3).
-    pub page: &'a [u8],
-    /// Byte offset of the page's output in the destination buffer.
-    pub dst_offset: u64,
-    /// Exact decoded size of the page (0..=65536).
-    pub dst_size: u32,
-}
+// One page to decode: shared with the wgpu backend.
+pub use crate::gpu_decode::PageJob;
 
 /// The buffers of one decode dispatch, for callers that manage their own memory (the
 /// streaming pipeline decodes straight out of its staging ring): [`Batch::decode`] records
@@ -93,10 +84,8 @@ impl Batch<'_> {
     }
 }
 
-/// Environment variable that names the decode kernel to use instead of the automatic choice
-/// (`gdeflate_decode` or `gdeflate_decode_subgroup`), for benchmarks and tests that compare
-/// the variants on one device.
-pub const DECODE_KERNEL_ENV: &str = "DSR_DECODE_KERNEL";
+/// The environment variable that overrides the decode kernel (shared with the wgpu backend).
+pub use crate::gpu_decode::DECODE_KERNEL_ENV;
 
 impl VulkanContext {
     /// The decode kernel this context dispatches: `$DSR_DECODE_KERNEL` when set (it must name
@@ -349,45 +338,6 @@ impl VulkanContext {
 /// The CPU decoder's error for a kernel status: `Ok(None)` for success, `Ok(Some(kind))` for
 /// a page error, `Err` for a status that means the dispatch itself went wrong.
 pub fn status_error(s: &TileStatus) -> Result<Option<DecodeErrorKind>, VulkanError> {
-    let code_kind = |c: u32| match c {
-        k::CODE_PRECODE => Ok(CodeKind::Precode),
-        k::CODE_LITLEN => Ok(CodeKind::LitLen),
-        k::CODE_DISTANCE => Ok(CodeKind::Distance),
-        _ => Err(VulkanError::Internal(format!("decode kernel reported unknown code kind {c}"))),
-    };
-    let kind = match s.code {
-        k::STATUS_OK => return Ok(None),
-        k::STATUS_BAD_PAGE_SIZE => DecodeErrorKind::BadPageSize { len: s.detail0 },
-        k::STATUS_INPUT_OVERRUN => DecodeErrorKind::InputOverrun,
-        k::STATUS_RESERVED_BLOCK_TYPE => DecodeErrorKind::ReservedBlockType,
-        k::STATUS_INVALID_CODE => DecodeErrorKind::InvalidCode(code_kind(s.detail0)?),
-        k::STATUS_EMPTY_CODE => DecodeErrorKind::EmptyCode(code_kind(s.detail0)?),
-        k::STATUS_REPEAT_WITHOUT_PREVIOUS => DecodeErrorKind::RepeatWithoutPrevious,
-        k::STATUS_CODE_LENGTH_OVERRUN => DecodeErrorKind::CodeLengthOverrun,
-        k::STATUS_MISSING_END_OF_BLOCK => DecodeErrorKind::MissingEndOfBlock,
-        k::STATUS_INVALID_SYMBOL => DecodeErrorKind::InvalidSymbol { symbol: s.detail0 as u16 },
-        k::STATUS_DISTANCE_TOO_FAR => {
-            DecodeErrorKind::DistanceTooFar { distance: s.detail0, position: s.detail1 }
-        }
-        k::STATUS_OUTPUT_OVERRUN => DecodeErrorKind::OutputOverrun { capacity: s.detail0 },
-        k::STATUS_OUTPUT_UNDERRUN => {
-            DecodeErrorKind::OutputUnderrun { produced: s.detail0, expected: s.detail1 }
-        }
-        k::STATUS_NOT_RUN => {
-            return Err(VulkanError::Internal("the decode dispatch did not reach every page".into()));
-        }
-        k::STATUS_BAD_DESCRIPTOR => {
-            return Err(VulkanError::Internal("the decode kernel rejected a page descriptor".into()));
-        }
-        k::STATUS_ROUND_LIMIT => {
-            return Err(VulkanError::Internal("the decode kernel hit its round limit".into()));
-        }
-        k::STATUS_BAD_SUBGROUP => {
-            return Err(VulkanError::Internal(
-                "the subgroup decode kernel ran with a subgroup size other than 32".into(),
-            ));
-        }
-        c => return Err(VulkanError::Internal(format!("decode kernel reported unknown status {c}"))),
-    };
-    Ok(Some(kind))
+    // One mapping for every backend (crate::gpu_decode); its faults are internal errors here.
+    crate::gpu_decode::status_error(s).map_err(|f| VulkanError::Internal(f.to_string()))
 }
