@@ -9,6 +9,7 @@
 //! OUTPUT behind.
 
 mod bench;
+mod load;
 
 use clap::{Args, Parser, Subcommand};
 use ds_runtime::{Backend, select_backend};
@@ -38,6 +39,9 @@ enum Command {
     Decompress(DecompressArgs),
     /// List the Vulkan devices and wgpu adapters, and say which backend `auto` picks.
     Info,
+    /// Load a file range through a streaming queue into host or GPU memory, read it back and
+    /// print its SHA-256 and the throughput.
+    Load(load::LoadArgs),
     /// Measure: `dsr bench decode [--backend cpu,vulkan,wgpu] [--runs N] [--json] FILES...`.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
         Command::Compress(a) => compress(&a),
         Command::Decompress(a) => decompress(&a),
         Command::Info => info(),
+        Command::Load(a) => load::run(&a),
         Command::Bench(b) => bench::run(&b),
     };
     match result {

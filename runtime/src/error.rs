@@ -22,6 +22,13 @@ pub enum Error {
     /// The wgpu backend failed (boxed to keep `Error` small).
     #[cfg(feature = "wgpu")]
     Wgpu(Box<crate::wgpu::WgpuError>),
+    /// An operating-system call of the streaming pipeline failed (`what` names it).
+    Io {
+        /// What was being done, e.g. "mapping the staging ring".
+        what: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
 }
 
 impl fmt::Display for Error {
@@ -33,6 +40,7 @@ impl fmt::Display for Error {
             Self::Vulkan(e) => write!(f, "Vulkan: {e}"),
             #[cfg(feature = "wgpu")]
             Self::Wgpu(e) => write!(f, "wgpu: {e}"),
+            Self::Io { what, source } => write!(f, "{what}: {source}"),
         }
     }
 }
@@ -45,6 +53,7 @@ impl std::error::Error for Error {
             Self::Vulkan(e) => Some(e),
             #[cfg(feature = "wgpu")]
             Self::Wgpu(e) => Some(e),
+            Self::Io { source, .. } => Some(source),
             Self::Unsupported { .. } => None,
         }
     }

@@ -9,9 +9,10 @@
 //! runs, and (feature `wgpu`, default) the **wgpu backend** (`wgpu`: the same WGSL kernels
 //! through wgpu, on a device it creates or one an application hands over), which backend
 //! `wgpu` runs and `auto` falls back to where the ash core cannot run. [`gpu_decode`] is
-//! what the two GPU backends share (page jobs, kernel status → CPU error). Request queues and
-//! the io_uring staging path are not built yet: asking for them returns
-//! [`Error::Unsupported`], never a silent fallback.
+//! what the two GPU backends share (page jobs, kernel status → CPU error). [`stream`] is the
+//! streaming pipeline: DirectStorage-style request queues, io_uring reads into a staging ring,
+//! CPU or Vulkan copies and decodes into host or GPU memory (`docs/streaming.md`). What is not
+//! built returns [`Error::Unsupported`], never a silent fallback.
 //!
 //! ```
 //! use ds_runtime::{Backend, select_backend};
@@ -28,6 +29,7 @@ pub mod cpu;
 mod error;
 #[cfg(any(feature = "vulkan", feature = "wgpu"))]
 pub mod gpu_decode;
+pub mod stream;
 #[cfg(feature = "vulkan")]
 pub mod vulkan;
 #[cfg(feature = "wgpu")]

@@ -46,6 +46,31 @@ pub(crate) struct BufferInner {
     allocation: Mutex<Option<Allocation>>,
     /// Timeline value of the last submission that uses this buffer (0: none).
     pub(crate) last_use: AtomicU64,
+    /// Imported host memory (`host_import.rs`) instead of an allocation: the memory object,
+    /// freed on drop, and the owner of the host pages, dropped after it.
+    imported: Option<(vk::DeviceMemory, Arc<dyn std::any::Any + Send + Sync>)>,
+}
+
+impl BufferInner {
+    /// A buffer bound to imported host memory; `imported` is freed (and then `keep_alive`
+    /// dropped) when the last reference goes.
+    pub(crate) fn from_imported(
+        shared: Arc<DeviceShared>,
+        buffer: vk::Buffer,
+        size: u64,
+        memory: vk::DeviceMemory,
+        keep_alive: Arc<dyn std::any::Any + Send + Sync>,
+    ) -> Self {
+        Self {
+            shared,
+            buffer,
+            size,
+            kind: MemoryKind::Upload,
+            allocation: Mutex::new(None),
+            last_use: AtomicU64::new(0),
+            imported: Some((memory, keep_alive)),
+        }
+    }
 }
 
 impl Drop for BufferInner {
@@ -60,6 +85,13 @@ impl Drop for BufferInner {
                 // A failure here only leaks memory that the allocator's drop frees anyway.
                 let _ = allocator.free(a);
             }
+        }
+        if let Some((memory, keep_alive)) = self.imported.take() {
+            // SAFETY: the memory was imported for this buffer only, which was destroyed above
+            // and is not in use by the GPU; the host pages stay alive until `keep_alive` goes,
+            // right after (the import's contract: valid for the memory object's lifetime).
+            unsafe { self.shared.device.free_memory(memory, None) };
+            drop(keep_alive);
         }
     }
 }
@@ -149,6 +181,13 @@ impl GpuBuffer {
         self.with_mapped(offset, out.len(), |mapped| out.copy_from_slice(mapped))
     }
 
+    /// The persistent host mapping of a host-visible buffer (`None` for device-local memory),
+    /// valid as long as the buffer lives. For the streaming pipeline's staging ring, which
+    /// serialises access to its bytes itself (host writes before submission, GPU reads after).
+    pub(crate) fn mapped_ptr(&self) -> Option<std::ptr::NonNull<u8>> {
+        lock(&self.inner.allocation).as_ref().and_then(Allocation::mapped_ptr).map(|p| p.cast())
+    }
+
     fn with_mapped(&self, offset: u64, len: usize, f: impl FnOnce(&mut [u8])) -> Result<(), VulkanError> {
         if self.inner.kind == MemoryKind::DeviceLocal {
             return Err(VulkanError::InvalidArgument(
@@ -202,6 +241,7 @@ impl VulkanContext {
             kind,
             allocation: Mutex::new(None),
             last_use: AtomicU64::new(0),
+            imported: None,
         };
         // SAFETY: `buffer` is a valid buffer of the device.
         let requirements = unsafe { shared.device.get_buffer_memory_requirements(buffer) };

@@ -167,6 +167,9 @@ pub struct VulkanContext {
     pub(crate) state: Mutex<SubmitState>,
     pipeline_cache: vk::PipelineCache,
     pub(crate) pipelines: Vec<KernelPipeline>,
+    /// `minImportedHostPointerAlignment` when `VK_EXT_external_memory_host` is enabled (created
+    /// devices that have it), else 0: see `host_import.rs`.
+    pub(crate) host_import_alignment: u64,
 }
 
 impl std::fmt::Debug for VulkanContext {
@@ -202,7 +205,13 @@ impl VulkanContext {
                     owned: true,
                 };
                 let lock = Arc::new(Mutex::new(()));
-                Self::finish(shared, pd, info, features, family, 0, lock)
+                let host_import = info.ext_external_memory_host;
+                let mut ctx = Self::finish(shared, pd, info, features, family, 0, lock)?;
+                if host_import {
+                    // Enabled by `create_device`; the streaming pipeline imports its ring.
+                    ctx.host_import_alignment = super::host_import::alignment(&ctx.shared.instance, pd);
+                }
+                Ok(ctx)
             }
             Err(e) => {
                 // SAFETY: created above; nothing was created from it (device creation failed
@@ -347,6 +356,7 @@ impl VulkanContext {
             }),
             pipeline_cache: vk::PipelineCache::null(),
             pipelines: Vec::new(),
+            host_import_alignment: 0,
         };
         let device = &ctx.shared.device;
 
@@ -534,9 +544,14 @@ fn create_device(
     if f.subgroup_size_control || f.compute_full_subgroups {
         create = create.push_next(&mut v13);
     }
-    // SAFETY: `pd` belongs to `instance`; every enabled feature is supported (queried above);
-    // the chained structs are core in the device's version; pointers outlive the call. The
-    // device is handed to `DeviceShared`, whose drop destroys it (nothing here fails after this).
+    // VK_EXT_external_memory_host where present: the streaming pipeline imports its staging
+    // ring so the GPU reads the memory the I/O engine writes (host_import.rs).
+    let extensions = [ash::ext::external_memory_host::NAME.as_ptr()];
+    create = create.enabled_extension_names(&extensions[..usize::from(info.ext_external_memory_host)]);
+    // SAFETY: `pd` belongs to `instance`; every enabled feature and extension is supported
+    // (queried above); the chained structs are core in the device's version; pointers outlive
+    // the call. The device is handed to `DeviceShared`, whose drop destroys it (nothing here
+    // fails after this).
     let device = unsafe { instance.create_device(pd, &create, None) }.map_err(vk_err("vkCreateDevice"))?;
     Ok((pd, device, info.clone(), f, family))
 }

@@ -36,6 +36,8 @@ mod decode;
 mod error;
 #[cfg(feature = "glsl")]
 mod fill;
+mod host_import;
+mod image;
 mod pipeline;
 mod probe;
 mod submit;
@@ -46,6 +48,7 @@ pub use context::{AdoptDesc, ContextOptions, DeviceFeatures, VulkanContext};
 pub use decode::{DECODE_KERNEL_ENV, DecodeBindings, DecodeJob, PageJob, status_error};
 pub use dsr_kernels;
 pub use error::VulkanError;
+pub use image::{GpuImage, ImageDesc, ImageRegion, texel_block};
 pub use pipeline::{KernelPipeline, LayoutBinding, layout_bindings};
 pub use probe::{ApiVersion, DeviceInfo, DeviceType, pick_device, probe};
 pub use submit::Batch;

@@ -14,6 +14,7 @@
 use super::buffer::{BufferInner, BufferSlice};
 use super::context::{VulkanContext, lock};
 use super::error::{VulkanError, vk_err};
+use super::image::ImageInner;
 use super::pipeline::descriptor_type;
 use ash::vk;
 use dsr_kernels::BindingKind;
@@ -27,6 +28,7 @@ pub(crate) struct InFlight {
     cmd: vk::CommandBuffer,
     descriptor_pool: vk::DescriptorPool,
     _buffers: Vec<Arc<BufferInner>>,
+    _images: Vec<Arc<ImageInner>>,
 }
 
 /// The context's submission state, behind its mutex: the command pool (externally
@@ -62,9 +64,15 @@ fn release(
     unsafe { device.destroy_descriptor_pool(descriptor_pool, None) };
 }
 
-enum Cmd {
+// The image commands come from `image.rs`: `ImageInit` moves every subresource from UNDEFINED
+// to GENERAL (images stay in GENERAL); the copies' regions are checked by
+// `Batch::copy_to_image` / `Batch::copy_from_image`.
+pub(super) enum Cmd {
     Copy { src: Arc<BufferInner>, dst: Arc<BufferInner>, region: vk::BufferCopy },
     Dispatch { pipeline: usize, bindings: Vec<(Arc<BufferInner>, u64, u64)>, groups: [u32; 3] },
+    ImageInit { image: Arc<ImageInner> },
+    CopyToImage { src: Arc<BufferInner>, dst: Arc<ImageInner>, region: vk::BufferImageCopy },
+    CopyFromImage { src: Arc<ImageInner>, dst: Arc<BufferInner>, region: vk::BufferImageCopy },
 }
 
 /// A list of GPU commands, recorded into one command buffer by [`Batch::submit`]. Commands
@@ -97,6 +105,11 @@ impl VulkanContext {
 }
 
 impl Batch<'_> {
+    /// Appends a command checked by its caller (`image.rs`).
+    pub(super) fn push(&mut self, cmd: Cmd) {
+        self.cmds.push(cmd);
+    }
+
     /// Number of commands.
     pub fn len(&self) -> usize {
         self.cmds.len()
@@ -272,16 +285,32 @@ impl Batch<'_> {
 
         state.last_value = value;
         let mut buffers = Vec::new();
+        let mut images = Vec::new();
         for c in self.cmds {
             match c {
                 Cmd::Copy { src, dst, .. } => buffers.extend([src, dst]),
                 Cmd::Dispatch { bindings, .. } => buffers.extend(bindings.into_iter().map(|(b, _, _)| b)),
+                Cmd::ImageInit { image } => images.push(image),
+                Cmd::CopyToImage { src, dst, .. } => {
+                    buffers.push(src);
+                    images.push(dst);
+                }
+                Cmd::CopyFromImage { src, dst, .. } => {
+                    images.push(src);
+                    buffers.push(dst);
+                }
             }
         }
         for b in &buffers {
             b.last_use.fetch_max(value, Ordering::AcqRel);
         }
-        state.in_flight.push_back(InFlight { value, cmd, descriptor_pool, _buffers: buffers });
+        state.in_flight.push_back(InFlight {
+            value,
+            cmd,
+            descriptor_pool,
+            _buffers: buffers,
+            _images: images,
+        });
         Ok(value)
     }
 }
@@ -385,6 +414,33 @@ fn record(
                 // SAFETY: recording state; pipeline and every set bound above; counts checked
                 // against maxComputeWorkGroupCount by `dispatch`.
                 unsafe { device.cmd_dispatch(cmd, groups[0], groups[1], groups[2]) };
+            }
+            Cmd::ImageInit { image } => super::image::record_init(device, cmd, image),
+            Cmd::CopyToImage { src, dst, region } => {
+                // SAFETY: recording state; the buffer and image are alive (the batch holds
+                // them), the image is in GENERAL (initialised at creation, ordered before by
+                // the barriers) and the region lies inside both (checked by `copy_to_image`).
+                unsafe {
+                    device.cmd_copy_buffer_to_image(
+                        cmd,
+                        src.buffer,
+                        dst.image,
+                        vk::ImageLayout::GENERAL,
+                        &[*region],
+                    )
+                };
+            }
+            Cmd::CopyFromImage { src, dst, region } => {
+                // SAFETY: as for `CopyToImage`, in the other direction (`copy_from_image`).
+                unsafe {
+                    device.cmd_copy_image_to_buffer(
+                        cmd,
+                        src.image,
+                        vk::ImageLayout::GENERAL,
+                        dst.buffer,
+                        &[*region],
+                    )
+                };
             }
         }
     }
