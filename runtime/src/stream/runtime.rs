@@ -14,12 +14,13 @@
 //! A piece reads into its chunk (io_uring or pread; O_DIRECT when the file has an O_DIRECT
 //! descriptor with ≤ 4 KiB alignment and, for GPU decode, the stream is 4-byte aligned in
 //! the file), then: host destinations are written by a CPU worker (memcpy, or the reference
-//! page decoder); Vulkan destinations get one batch — a copy or a decode dispatch that reads
-//! straight from the chunk (the ring is host memory imported into Vulkan, or Vulkan memory)
-//! — and the GPU completion thread waits for its timeline value and checks the page
-//! statuses. Memory sources skip
-//! the read: host destinations are processed from the caller's bytes, GPU ones are first
-//! copied into a chunk. Image destinations go through a scratch buffer the size of the
+//! page decoder); Vulkan destinations get one command — a copy or a decode dispatch that
+//! reads straight from the chunk (the ring is host memory imported into Vulkan, or Vulkan
+//! memory) — in a batch shared with the other GPU pieces ready at the same time (submitted
+//! while fewer than `MAX_GPU_BATCHES` run, no barriers between independent pieces), and the
+//! GPU completion thread waits for its timeline value and checks the page statuses.
+//! Memory sources skip the read: host destinations are processed from the caller's bytes,
+//! GPU ones are first copied into a chunk. Image destinations go through a scratch buffer the size of the
 //! output and one final copy into the image region after the last piece. Reads, CPU work and
 //! GPU work of different pieces overlap; the number of chunks bounds what is in flight.
 //!
@@ -54,6 +55,13 @@ const MAX_TILES_PER_PIECE: u32 = 4096;
 /// Most tiles one piece decodes on the CPU (one worker, under the destination's lock): small
 /// enough to spread a request over the workers.
 const MAX_CPU_TILES_PER_PIECE: u32 = 256;
+/// Most batches of the pipeline on the GPU at once. Pieces ready while that many run wait and
+/// are submitted together, as one batch, when one retires: batches grow with the load (one
+/// dispatch of a few hundred tiles cannot fill a large GPU, and each batch's leading barrier
+/// orders it after the previous one), and the second batch in flight hides the gap between
+/// one batch's end and the next submission.
+#[cfg(feature = "vulkan")]
+const MAX_GPU_BATCHES: usize = 2;
 /// Slack per chunk for O_DIRECT alignment of both ends of a read.
 const DIO_SLACK: usize = 8192;
 /// Largest O_DIRECT alignment the slack covers.
@@ -69,12 +77,13 @@ pub struct RuntimeConfig {
     /// supported by the pipeline.
     pub backend: Backend,
     /// Total staging memory in bytes; 0 (the default) = `DSR_STAGING_BYTES`, else 64 MiB on
-    /// the CPU backend and 256 MiB on Vulkan.
+    /// the CPU backend and 512 MiB on Vulkan.
     pub staging_bytes: usize,
     /// Chunk size in bytes (at least 512 KiB, rounded up to 64 KiB); 0 (the default) =
-    /// `DSR_CHUNK_BYTES`, else 4 MiB on the CPU backend and 16 MiB on Vulkan. A GPU decode
-    /// dispatch covers at most one chunk of pages (≤ 4096 tiles), so large GPUs want large
-    /// chunks.
+    /// `DSR_CHUNK_BYTES`, else 4 MiB on the CPU backend and 8 MiB on Vulkan. A GPU decode
+    /// dispatch covers at most one chunk of pages (≤ 4096 tiles), but the pieces ready
+    /// together go to the GPU in one batch of concurrent dispatches, so the number of chunks
+    /// (what can be in flight) matters more than their size.
     pub chunk_bytes: usize,
     /// The I/O engine (default: `DSR_IO`, else io_uring with pread fallback).
     pub io: IoKind,
@@ -327,6 +336,12 @@ impl Runtime {
             gpu: gpu_side,
             #[cfg(feature = "vulkan")]
             descs: Vec::with_capacity(MAX_TILES_PER_PIECE as usize),
+            #[cfg(feature = "vulkan")]
+            pending_gpu: Vec::with_capacity(chunks as usize + 1),
+            #[cfg(feature = "vulkan")]
+            recorded: Vec::with_capacity(chunks as usize + 1),
+            #[cfg(feature = "vulkan")]
+            gpu_batches: std::collections::VecDeque::with_capacity(MAX_GPU_BATCHES + 1),
             in_flight: 0,
             cpu_in_flight: 0,
             max_cpu_in_flight: 2 * threads + 2,
@@ -390,8 +405,10 @@ fn geometry(config: &RuntimeConfig, vulkan: bool) -> (usize, u32) {
         0 => env_usize(env).unwrap_or(if vulkan { gpu } else { cpu }),
         n => n,
     };
-    let chunk = pick(config.chunk_bytes, "DSR_CHUNK_BYTES", 4 << 20, 16 << 20);
-    let staging = pick(config.staging_bytes, "DSR_STAGING_BYTES", 64 << 20, 256 << 20);
+    // Vulkan: 64 chunks, so that many pieces can be read while the GPU decodes and be
+    // submitted together (`MAX_GPU_BATCHES`); a chunk holds one typical tile stream whole.
+    let chunk = pick(config.chunk_bytes, "DSR_CHUNK_BYTES", 4 << 20, 8 << 20);
+    let staging = pick(config.staging_bytes, "DSR_STAGING_BYTES", 64 << 20, 512 << 20);
     let chunk = chunk.max(MIN_CHUNK).next_multiple_of(64 << 10);
     let chunks = (staging / chunk).clamp(2, 4096) as u32;
     (chunk, chunks)
@@ -503,6 +520,15 @@ struct Scheduler {
     gpu: Option<(GpuShared, mpsc::Sender<(u64, Piece)>)>,
     #[cfg(feature = "vulkan")]
     descs: Vec<dsr_kernels::TileDesc>,
+    /// GPU pieces waiting for the next batch ([`Scheduler::flush_gpu`]).
+    #[cfg(feature = "vulkan")]
+    pending_gpu: Vec<Piece>,
+    /// Scratch list of the pieces recorded into the batch being built.
+    #[cfg(feature = "vulkan")]
+    recorded: Vec<Piece>,
+    /// Timeline values of the pipeline's batches that may still be running, oldest first.
+    #[cfg(feature = "vulkan")]
+    gpu_batches: std::collections::VecDeque<u64>,
     in_flight: usize,
     cpu_in_flight: usize,
     max_cpu_in_flight: usize,
@@ -545,9 +571,17 @@ impl Scheduler {
                 self.handle(ev);
             }
             if !self.shutting_down {
-                self.schedule();
-            } else if self.in_flight == 0 {
-                break;
+                loop {
+                    self.schedule();
+                    if !self.flush_gpu() {
+                        break;
+                    }
+                }
+            } else {
+                self.flush_gpu();
+                if self.in_flight == 0 {
+                    break;
+                }
             }
         }
         // Every queue is closed by `Drop for Scheduler` (also when this thread unwinds).
@@ -1046,32 +1080,148 @@ impl Scheduler {
         q.after_finish(done);
     }
 
-    /// Records and submits the GPU work of a piece whose source is in its chunk.
-    #[cfg(feature = "vulkan")]
-    fn gpu_submit(&mut self, p: Piece) {
-        match self.record_gpu(&p) {
-            Ok(value) => {
-                {
-                    let mut st = p.q.lock();
-                    let e = &mut st.slots[p.slot as usize].exec;
-                    e.in_gpu += 1;
-                    e.gpu_value = e.gpu_value.max(value);
-                }
-                if let Some((_, tx)) = &self.gpu {
-                    let _ = tx.send((value, p));
-                }
-            }
-            Err(err) => self.piece_done(p, Err(err)),
-        }
+    /// Without Vulkan there is no GPU work to submit.
+    #[cfg(not(feature = "vulkan"))]
+    fn flush_gpu(&mut self) -> bool {
+        false
     }
 
+    /// Queues the GPU work of a piece whose source is in its chunk; [`Self::flush_gpu`]
+    /// submits it.
     #[cfg(feature = "vulkan")]
-    fn record_gpu(&mut self, p: &Piece) -> Result<u64, RequestError> {
+    fn gpu_submit(&mut self, p: Piece) {
+        self.pending_gpu.push(p);
+    }
+
+    /// Submits every pending GPU piece as one batch, unless `MAX_GPU_BATCHES` of the
+    /// pipeline's batches are still running: then the pieces wait (and more join them) until
+    /// one retires — the GPU waiter's event for it wakes the scheduler, which calls this
+    /// again. Returns whether a piece finished here (a failure or a cancellation), so the
+    /// caller schedules again for the chunk it freed.
+    #[cfg(feature = "vulkan")]
+    fn flush_gpu(&mut self) -> bool {
+        let mut finished = false;
+        while !self.pending_gpu.is_empty() {
+            let Some((g, _)) = &self.gpu else {
+                for p in std::mem::take(&mut self.pending_gpu) {
+                    self.piece_done(p, Err(RequestError::Internal("GPU piece without a GPU".into())));
+                }
+                return true;
+            };
+            let g = g.clone();
+            match g.ctx.completed() {
+                Ok(done) => {
+                    while self.gpu_batches.front().is_some_and(|&v| v <= done) {
+                        self.gpu_batches.pop_front();
+                    }
+                }
+                // Submitting will report the device's error for each piece.
+                Err(_) => self.gpu_batches.clear(),
+            }
+            if self.gpu_batches.len() >= MAX_GPU_BATCHES {
+                break;
+            }
+            let mut pieces = std::mem::take(&mut self.pending_gpu);
+            finished |= self.submit_batch(&g, &mut pieces);
+            if self.pending_gpu.is_empty() {
+                // Keep the allocation for the next round.
+                self.pending_gpu = pieces;
+            }
+        }
+        finished
+    }
+
+    /// Records `pieces` (drained) into one batch — each data piece's copy or decode marked
+    /// independent of the others: they write disjoint destination ranges and statuses, and
+    /// only read their own chunk and descriptors — and submits it. Returns whether a piece
+    /// finished here.
+    #[cfg(feature = "vulkan")]
+    fn submit_batch(&mut self, g: &GpuShared, pieces: &mut Vec<Piece>) -> bool {
+        let mut finished = false;
+        let mut batch = g.ctx.batch();
+        let mut recorded = std::mem::take(&mut self.recorded);
+        // The previous recorded command was an unaligned copy: the next one needs a barrier.
+        let mut after_ordered = false;
+        // Whether every recorded command is independent of the pipeline's running batches
+        // too, so the batch may leave out its leading barrier (`ordered_only_after`).
+        let mut overlap_ok = true;
+        for p in pieces.drain(..) {
+            if p.q.lock().slots[p.slot as usize].exec.cancelled {
+                // Cancelled while waiting for a batch: decode nothing.
+                self.piece_done(p, Err(RequestError::Cancelled));
+                finished = true;
+                continue;
+            }
+            // A copy whose ends are not word-aligned may share a destination word with a
+            // neighbouring piece's decode (which writes partial words atomically, the copy
+            // does not): it is ordered after the commands before it and before the ones after.
+            let out = p.dst_base + p.out.0;
+            let shares_words = p.kind == PieceKind::Copy && (out % 4 != 0 || (out + p.out.1) % 4 != 0);
+            let ordered = p.kind == PieceKind::ImageCopy || shares_words || after_ordered;
+            batch.independent(!ordered);
+            match self.record_gpu(g, &mut batch, &p) {
+                Ok(()) => {
+                    after_ordered = shares_words;
+                    // An image copy reads what earlier batches wrote; an unaligned copy may
+                    // share a word with a running batch's decode.
+                    overlap_ok &= p.kind != PieceKind::ImageCopy && !shares_words;
+                    recorded.push(p);
+                }
+                Err(err) => {
+                    self.piece_done(p, Err(err));
+                    finished = true;
+                }
+            }
+        }
+        if !recorded.is_empty() {
+            if overlap_ok {
+                // The pipeline's running batches decode other chunks into other ranges; the
+                // chunks and descriptor buffers in this batch are not used by them (a chunk
+                // returns to the ring only after its batch retired).
+                self.gpu_batches.make_contiguous();
+                batch.ordered_only_after(self.gpu_batches.as_slices().0);
+            }
+            match batch.submit() {
+                Ok(value) => {
+                    self.gpu_batches.push_back(value);
+                    for p in recorded.drain(..) {
+                        {
+                            let mut st = p.q.lock();
+                            let e = &mut st.slots[p.slot as usize].exec;
+                            e.in_gpu += 1;
+                            e.gpu_value = e.gpu_value.max(value);
+                        }
+                        if let Some((_, tx)) = &self.gpu {
+                            let _ = tx.send((value, p));
+                        }
+                    }
+                }
+                Err(err) => {
+                    let err = RequestError::Gpu(err.to_string());
+                    for p in recorded.drain(..) {
+                        self.piece_done(p, Err(err.clone()));
+                    }
+                    finished = true;
+                }
+            }
+        }
+        self.recorded = recorded;
+        finished
+    }
+
+    /// Records the GPU work of one piece — exactly one command — into `batch`.
+    #[cfg(feature = "vulkan")]
+    fn record_gpu(
+        &mut self,
+        g: &GpuShared,
+        batch: &mut crate::vulkan::Batch<'_>,
+        p: &Piece,
+    ) -> Result<(), RequestError> {
         use crate::vulkan::DecodeBindings;
         use dsr_kernels::{DecodeParams, TileDesc, TileStatus};
         let gpu_err = |e: crate::vulkan::VulkanError| RequestError::Gpu(e.to_string());
         if p.kind == PieceKind::ImageCopy {
-            let (Some((g, _)), Dst::Gpu(scratch)) = (&self.gpu, &p.dst) else {
+            let Dst::Gpu(scratch) = &p.dst else {
                 return Err(RequestError::Internal("image copy without a GPU or scratch buffer".into()));
             };
             let st = p.q.lock();
@@ -1080,14 +1230,12 @@ impl Scheduler {
             else {
                 return Err(RequestError::Internal("image copy for a request without an image".into()));
             };
-            let mut batch = g.ctx.batch();
             batch
                 .copy_to_image(scratch.slice(0, p.out.1.max(1)).map_err(gpu_err)?, image, region)
                 .map_err(gpu_err)?;
-            drop(st);
-            return batch.submit().map_err(gpu_err);
+            return Ok(());
         }
-        let (Some((g, _)), Some(chunk), Dst::Gpu(dst)) = (&self.gpu, &p.chunk, &p.dst) else {
+        let (Some(chunk), Dst::Gpu(dst)) = (&p.chunk, &p.dst) else {
             return Err(RequestError::Internal("GPU piece without a GPU, chunk or GPU destination".into()));
         };
         let ring = self
@@ -1095,7 +1243,6 @@ impl Scheduler {
             .gpu_buffer()
             .ok_or_else(|| RequestError::Internal("staging ring is not GPU memory".into()))?;
         let ctx = &g.ctx;
-        let mut batch = ctx.batch();
         match p.kind {
             PieceKind::Copy => {
                 let src = ring.slice(chunk.ring_offset() + p.at as u64, p.span.1).map_err(gpu_err)?;
@@ -1152,7 +1299,7 @@ impl Scheduler {
                 return Err(RequestError::Internal("head or image piece recorded as data".into()));
             }
         }
-        batch.submit().map_err(gpu_err)
+        Ok(())
     }
 }
 

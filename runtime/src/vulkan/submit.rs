@@ -8,8 +8,13 @@
 //! Synchronisation inside a batch is deliberately simple: a full compute/transfer memory
 //! barrier at the start of each command buffer (orders it after earlier submissions on the
 //! queue), between consecutive commands, and one to the host at the end (so a buffer read on
-//! the CPU after the timeline wait sees the GPU's writes). Kernels that need finer
-//! overlap can get explicit barriers later; correctness first.
+//! the CPU after the timeline wait sees the GPU's writes). The one exception is a command
+//! marked with [`Batch::independent`]: its caller guarantees it shares no written memory with
+//! the commands before it in the batch, so no barrier separates them and the GPU may run them
+//! concurrently (the streaming pipeline puts many pieces' decodes in one batch this way; one
+//! small dispatch alone cannot fill a large GPU). Likewise [`Batch::ordered_only_after`] lets
+//! a batch leave out its leading barrier when the only unfinished submissions are ones its
+//! caller named as independent of it (the pipeline's own earlier batches).
 
 use super::buffer::{BufferInner, BufferSlice};
 use super::context::{VulkanContext, lock};
@@ -76,11 +81,18 @@ pub(super) enum Cmd {
 }
 
 /// A list of GPU commands, recorded into one command buffer by [`Batch::submit`]. Commands
-/// run in order (full barriers between them). Every argument is checked when the command is
+/// run in order (full barriers between them, except before commands marked
+/// [`Batch::independent`]). Every argument is checked when the command is
 /// added, so `submit` fails only for Vulkan reasons.
 pub struct Batch<'a> {
     pub(super) ctx: &'a VulkanContext,
     cmds: Vec<Cmd>,
+    /// Per command: whether a barrier is recorded before it (always for the first).
+    barrier_before: Vec<bool>,
+    /// The next command added is independent of the ones before it ([`Batch::independent`]).
+    next_independent: bool,
+    /// [`Batch::ordered_only_after`]: the submissions the leading barrier may ignore.
+    unordered_with: Option<Vec<u64>>,
 }
 
 impl std::fmt::Debug for Batch<'_> {
@@ -92,7 +104,13 @@ impl std::fmt::Debug for Batch<'_> {
 impl VulkanContext {
     /// An empty batch for this context.
     pub fn batch(&self) -> Batch<'_> {
-        Batch { ctx: self, cmds: Vec::new() }
+        Batch {
+            ctx: self,
+            cmds: Vec::new(),
+            barrier_before: Vec::new(),
+            next_independent: false,
+            unordered_with: None,
+        }
     }
 
     fn check_own(&self, slice: &BufferSlice<'_>) -> Result<(), VulkanError> {
@@ -107,7 +125,37 @@ impl VulkanContext {
 impl Batch<'_> {
     /// Appends a command checked by its caller (`image.rs`).
     pub(super) fn push(&mut self, cmd: Cmd) {
+        // The batch's first command always gets the leading barrier (earlier submissions).
+        self.barrier_before.push(self.cmds.is_empty() || !self.next_independent);
+        self.next_independent = false;
         self.cmds.push(cmd);
+    }
+
+    /// Sets whether the next command added is independent of the commands already in the
+    /// batch (default: not). An independent command gets no barrier before it, so the GPU may
+    /// overlap it with them. The caller guarantees that it writes no memory that an earlier
+    /// command of this batch reads or writes non-atomically, and reads no memory that one
+    /// writes (otherwise the results are unspecified GPU data races — wrong bytes, never host
+    /// memory unsafety). The batch's leading barrier still orders every command after earlier
+    /// submissions, and the final barrier makes all writes visible to the host. The setting
+    /// applies to the next command that is added successfully.
+    pub fn independent(&mut self, yes: bool) -> &mut Self {
+        self.next_independent = yes;
+        self
+    }
+
+    /// Declares that this batch's first command needs no ordering against the submissions
+    /// with timeline values in `values` (the caller guarantees the same as for
+    /// [`Batch::independent`], against every command of those submissions). When, at submit
+    /// time, every submission of the context that has not completed is one of them, the
+    /// leading barrier is left out, so the batch may overlap them on the GPU; otherwise (an
+    /// unfinished submission of someone else) it is recorded as usual. Submissions that
+    /// completed before this one is submitted need no barrier: the host observed their end.
+    /// Honoured only on contexts that own their device: on an adopted one the application
+    /// submits to the queue directly, which this context cannot see.
+    pub fn ordered_only_after(&mut self, values: &[u64]) -> &mut Self {
+        self.unordered_with = Some(values.to_vec());
+        self
     }
 
     /// Number of commands.
@@ -134,7 +182,7 @@ impl Batch<'_> {
         if same && src.offset < dst.offset + dst.size && dst.offset < src.offset + src.size {
             return Err(VulkanError::InvalidArgument("copy between overlapping ranges".into()));
         }
-        self.cmds.push(Cmd::Copy {
+        self.push(Cmd::Copy {
             src: Arc::clone(&src.buffer.inner),
             dst: Arc::clone(&dst.buffer.inner),
             region: vk::BufferCopy { src_offset: src.offset, dst_offset: dst.offset, size: src.size },
@@ -198,7 +246,7 @@ impl Batch<'_> {
                 )));
             }
         }
-        self.cmds.push(Cmd::Dispatch {
+        self.push(Cmd::Dispatch {
             pipeline,
             bindings: bindings.iter().map(|s| (Arc::clone(&s.buffer.inner), s.offset, s.size)).collect(),
             groups,
@@ -260,7 +308,13 @@ impl Batch<'_> {
         };
 
         let value = state.last_value + 1;
-        let recorded = record(ctx, cmd, descriptor_pool, &self.cmds);
+        // `retire` left exactly the submissions that have not completed in the list; on an
+        // adopted device the application also submits to the queue directly, unseen here.
+        let leading = match &self.unordered_with {
+            Some(own) if ctx.owns_device() => !state.in_flight.iter().all(|f| own.contains(&f.value)),
+            _ => true,
+        };
+        let recorded = record(ctx, cmd, descriptor_pool, &self.cmds, &self.barrier_before, leading);
         let submitted = recorded.and_then(|()| {
             let cbs = [cmd];
             let semaphores = [ctx.shared.timeline];
@@ -346,6 +400,8 @@ fn record(
     cmd: vk::CommandBuffer,
     descriptor_pool: vk::DescriptorPool,
     cmds: &[Cmd],
+    barrier_before: &[bool],
+    leading: bool,
 ) -> Result<(), VulkanError> {
     let device = &ctx.shared.device;
     let begin = vk::CommandBufferBeginInfo::default().flags(vk::CommandBufferUsageFlags::ONE_TIME_SUBMIT);
@@ -357,9 +413,13 @@ fn record(
         | vk::AccessFlags::UNIFORM_READ
         | vk::AccessFlags::TRANSFER_READ
         | vk::AccessFlags::TRANSFER_WRITE;
-    for c in cmds {
-        // Orders this command after everything before it, in this and earlier submissions.
-        barrier(device, cmd, gpu_stages, gpu_access);
+    for (i, (c, &b)) in cmds.iter().zip(barrier_before).enumerate() {
+        // Orders this command after everything before it, in this and earlier submissions
+        // (skipped only for commands marked `independent`, and for the first only as
+        // `Batch::ordered_only_after` allows).
+        if b && (i > 0 || leading) {
+            barrier(device, cmd, gpu_stages, gpu_access);
+        }
         match c {
             Cmd::Copy { src, dst, region } => {
                 // SAFETY: recording state; both buffers are alive (the batch holds them) and
