@@ -352,6 +352,12 @@ fn main() -> Result<()> {
         trusted.decode_kernels().join(", ")
     );
     println!(
+        "wgpu queue: {} (compute-only: {}; ${}=default for wgpu's own family 0)",
+        trusted.queue_family(),
+        if trusted.uses_compute_only_queue() { "yes" } else { "no" },
+        dsr_wgpu::QUEUE_FAMILY_ENV
+    );
+    println!(
         "wgpu kernel source: {} (row `wgpu {}`){}",
         trusted.kernel_source(),
         source_label(trusted.kernel_source()),

@@ -285,6 +285,10 @@ fn wgpu_info() {
                 " (compiled by wgpu; the adapter lacks PASSTHROUGH_SHADERS or SUBGROUP)"
             }
         );
+        match &a.compute_only_family {
+            Ok(index) => println!("      queue: compute-only family {index} (as the ash core picks)"),
+            Err(why) => println!("      queue: wgpu's default family 0 (graphics + compute): {why}"),
+        }
         println!(
             "      max storage binding {} bytes, max buffer {} bytes, workgroup storage {} bytes",
             a.limits.max_storage_buffer_binding_size,

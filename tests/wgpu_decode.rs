@@ -7,9 +7,9 @@
 //! subgroup variant too where the subgroup size is 32), and from both kernel sources: the
 //! kernels crate's SPIR-V through wgpu's passthrough (the default context, where the adapter
 //! offers it, as lavapipe does) and the WGSL compiled by wgpu (a second context that asks for
-//! it). Plus: which source a context runs and says it runs, a device the test creates itself
-//! and hands over (adoption, with and without passthrough), and caller-managed buffers at
-//! offsets (the streaming pipeline's entry).
+//! it). Plus: which source and which queue family a context runs on and says it does, a
+//! device the test creates itself and hands over (adoption, with and without passthrough),
+//! and caller-managed buffers at offsets (the streaming pipeline's entry).
 //!
 //! Runs on lavapipe in CI (`DSR_REQUIRE_GPU=1` makes a missing adapter a failure); elsewhere
 //! a missing adapter prints a notice and the tests pass. Same sizes as the ash suite, other
@@ -23,8 +23,8 @@ use ds_runtime::Error;
 use ds_runtime::gpu_decode::{DecodeParams, PageJob, TileDesc, TileStatus};
 use ds_runtime::wgpu::wgpu;
 use ds_runtime::wgpu::{
-    DecodeBindings, KERNEL_SOURCE_ENV, KernelOptions, KernelSource, SPIRV_PASSTHROUGH_FEATURES, ShaderChecks,
-    WgpuContext, WgpuError, WgpuOptions, status_error,
+    DecodeBindings, KERNEL_SOURCE_ENV, KernelOptions, KernelSource, QUEUE_FAMILY_ENV, QueueFamily,
+    SPIRV_PASSTHROUGH_FEATURES, ShaderChecks, WgpuContext, WgpuError, WgpuOptions, status_error,
 };
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -312,6 +312,40 @@ fn the_context_runs_spirv_through_passthrough_where_the_device_has_it_and_says_w
         assert_eq!(adopted.kernel_source(), KernelSource::Spirv);
         assert!(adopted.gdeflate_decompress(&stream).unwrap() == data, "SPIR-V on an adopted device");
     }
+}
+
+/// A created context's queue comes from the adapter's compute-only family where it has one
+/// (the ash core's choice: wgpu's own family 0, graphics + compute, ran the kernels at
+/// 0.59–0.70× of the ash core on an H100), else from wgpu's default family, and the context
+/// says which, as `dsr info` predicts; lavapipe has one graphics + compute family, so there
+/// the fallback runs (and this context decodes, as every page test checks).
+#[test]
+fn a_created_context_uses_the_compute_only_queue_family_where_the_adapter_has_one_and_says_which() {
+    let Some(ctx) = context("queue family") else { return };
+    let adapters = ds_runtime::wgpu::probe();
+    let picked = ds_runtime::wgpu::pick_adapter(&adapters).expect("the context's adapter");
+    eprintln!("adapter {}: queue {}", picked.info.name, ctx.queue_family());
+    assert!(!ctx.is_adopted());
+    assert_eq!(ctx.uses_compute_only_queue(), matches!(ctx.queue_family(), QueueFamily::ComputeOnly { .. }));
+    if std::env::var_os(QUEUE_FAMILY_ENV).is_none() {
+        match (&picked.compute_only_family, ctx.queue_family()) {
+            (Ok(predicted), QueueFamily::ComputeOnly { index }) => assert_eq!(predicted, index),
+            (Err(predicted), QueueFamily::WgpuDefault { why }) => assert_eq!(predicted, why),
+            (predicted, actual) => panic!("dsr info predicts {predicted:?}, the context uses {actual}"),
+        }
+    }
+    if picked.info.driver.to_ascii_lowercase().contains("llvmpipe") {
+        match ctx.queue_family() {
+            QueueFamily::WgpuDefault { why } => {
+                assert!(why.contains("no compute-only queue family"), "{why}")
+            }
+            other => panic!("lavapipe has one graphics + compute family, the context says {other}"),
+        }
+    }
+    let Some((device, queue)) = application_device() else { return };
+    let adopted = WgpuContext::adopt(device, queue, &KernelOptions::default()).expect("adopt");
+    assert_eq!(adopted.queue_family(), &QueueFamily::Adopted);
+    assert!(adopted.is_adopted() && !adopted.uses_compute_only_queue());
 }
 
 #[test]

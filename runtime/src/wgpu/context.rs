@@ -16,9 +16,15 @@
 //!   when the context is built: the SPIR-V where [`spirv_passthrough`] holds for the device
 //!   (created or adopted: only the features it was created with count) and the checks are
 //!   [`ShaderChecks::Trusted`], else the WGSL. [`WgpuContext::kernel_source`] says which.
+//! - A created device's queue comes from the adapter's compute-only queue family where it
+//!   has one (the ash core's choice; [`super::hal_device`] creates it through wgpu-hal),
+//!   else from wgpu's own `request_device` (family 0, graphics + compute), also when the
+//!   hal path fails or `$DSR_WGPU_QUEUE_FAMILY=default`; [`WgpuContext::queue_family`]
+//!   says which and why.
 
 use super::decode::{chosen_decode_kernel, decode_kernel, decode_kernels};
 use super::error::WgpuError;
+use super::hal_device;
 use super::pipeline::{
     KernelPipeline, KernelSource, SPIRV_PASSTHROUGH_FEATURES, ShaderChecks, spirv_passthrough,
 };
@@ -80,6 +86,9 @@ pub struct AdapterDesc {
     /// Whether it offers [`SPIRV_PASSTHROUGH_FEATURES`], so that a context created on it
     /// runs the kernels crate's SPIR-V ([`KernelSource::Spirv`]) by default.
     pub spirv_passthrough: bool,
+    /// The compute-only queue family a context created on it uses, or why it uses wgpu's
+    /// default family instead (see [`QueueFamily`]).
+    pub compute_only_family: Result<u32, String>,
 }
 
 impl AdapterDesc {
@@ -94,6 +103,7 @@ impl AdapterDesc {
                 .flags
                 .contains(::wgpu::DownlevelFlags::COMPUTE_SHADERS),
             spirv_passthrough: spirv_passthrough(adapter.features()),
+            compute_only_family: hal_device::adapter_compute_only_family(adapter),
         }
     }
 
@@ -235,6 +245,55 @@ fn requested_source(options: &KernelOptions) -> Result<Option<KernelSource>, Wgp
     }
 }
 
+/// Environment variable that, set to `default`, makes [`WgpuContext::new`] take wgpu's own
+/// queue family (graphics + compute) even where the adapter has a compute-only one (for
+/// comparing the two on one device); `compute` or unset: the compute-only family.
+pub const QUEUE_FAMILY_ENV: &str = "DSR_WGPU_QUEUE_FAMILY";
+
+/// The queue family of a context's queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueFamily {
+    /// A compute-only family (compute without graphics) of the adapter, as the ash core
+    /// picks, on a device created through wgpu-hal.
+    ComputeOnly {
+        /// The Vulkan queue family index.
+        index: u32,
+    },
+    /// wgpu's own choice (family 0, graphics + compute; `request_device`).
+    WgpuDefault {
+        /// Why the compute-only family was not used.
+        why: String,
+    },
+    /// The application's device and queue ([`WgpuContext::adopt`]); its family is not queried.
+    Adopted,
+}
+
+impl std::fmt::Display for QueueFamily {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ComputeOnly { index } => write!(f, "compute-only family {index}"),
+            Self::WgpuDefault { why } => write!(f, "wgpu's default family 0 (graphics + compute): {why}"),
+            Self::Adopted => write!(f, "the application's queue"),
+        }
+    }
+}
+
+/// Whether `$DSR_WGPU_QUEUE_FAMILY` asks for wgpu's default family.
+fn default_family_requested() -> Result<bool, WgpuError> {
+    let value = match std::env::var(QUEUE_FAMILY_ENV) {
+        Err(std::env::VarError::NotPresent) => return Ok(false),
+        Err(std::env::VarError::NotUnicode(v)) => v.to_string_lossy().into_owned(),
+        Ok(v) => v,
+    };
+    match value.to_ascii_lowercase().as_str() {
+        "" | "compute" => Ok(false),
+        "default" => Ok(true),
+        _ => Err(WgpuError::InvalidArgument(format!(
+            "{QUEUE_FAMILY_ENV}={value:?}: expected `compute` or `default`"
+        ))),
+    }
+}
+
 /// How [`WgpuContext::new`] chooses its adapter and compiles the kernels.
 #[derive(Debug, Clone, Default)]
 pub struct WgpuOptions {
@@ -260,7 +319,7 @@ pub struct WgpuContext {
     pub(crate) decode: Vec<KernelPipeline>,
     /// The default one's index in `decode`.
     default_decode: usize,
-    adopted: bool,
+    queue_family: QueueFamily,
 }
 
 impl WgpuContext {
@@ -308,16 +367,28 @@ impl WgpuContext {
         if may_use_spirv && chosen.spirv_passthrough {
             required_features |= SPIRV_PASSTHROUGH_FEATURES;
         }
-        let (device, queue) = pollster::block_on(adapter.request_device(&::wgpu::DeviceDescriptor {
+        let desc = ::wgpu::DeviceDescriptor {
             label: Some("ds-runtime"),
             required_features,
             // Everything the adapter offers: storage bindings and buffers up to its maximum
             // (WebGPU's defaults stop at 128/256 MiB) and its full workgroup grid.
             required_limits: adapter.limits(),
             ..Default::default()
-        }))
-        .map_err(WgpuError::RequestDevice)?;
-        Self::build(device, queue, &options.kernels, false)
+        };
+        // The compute-only family where the adapter has one; wgpu's own device otherwise.
+        let compute_only = match default_family_requested()? {
+            true => Err(format!("{QUEUE_FAMILY_ENV}=default")),
+            false => hal_device::create_compute_only_device(adapter, &desc),
+        };
+        let (device, queue, family) = match compute_only {
+            Ok((device, queue, index)) => (device, queue, QueueFamily::ComputeOnly { index }),
+            Err(why) => {
+                let (device, queue) =
+                    pollster::block_on(adapter.request_device(&desc)).map_err(WgpuError::RequestDevice)?;
+                (device, queue, QueueFamily::WgpuDefault { why })
+            }
+        };
+        Self::build(device, queue, &options.kernels, family)
     }
 
     /// Adopts an application's device and queue (wgpu handles are shared references: the
@@ -334,14 +405,14 @@ impl WgpuContext {
         queue: ::wgpu::Queue,
         options: &KernelOptions,
     ) -> Result<Self, WgpuError> {
-        Self::build(device, queue, options, true)
+        Self::build(device, queue, options, QueueFamily::Adopted)
     }
 
     fn build(
         device: ::wgpu::Device,
         queue: ::wgpu::Queue,
         options: &KernelOptions,
-        adopted: bool,
+        queue_family: QueueFamily,
     ) -> Result<Self, WgpuError> {
         let limits = device.limits();
         let features = device.features();
@@ -362,7 +433,18 @@ impl WgpuContext {
             .map(|k| KernelPipeline::new(&device, k, source, checks))
             .collect::<Result<Vec<_>, _>>()?;
         let default_decode = kernels.iter().position(|k| k.name == default.name).unwrap_or(0);
-        Ok(Self { device, queue, info, limits, features, checks, source, decode, default_decode, adopted })
+        Ok(Self {
+            device,
+            queue,
+            info,
+            limits,
+            features,
+            checks,
+            source,
+            decode,
+            default_decode,
+            queue_family,
+        })
     }
 
     /// The adapter the device belongs to.
@@ -414,7 +496,18 @@ impl WgpuContext {
 
     /// Whether the device and queue were handed over by the application.
     pub fn is_adopted(&self) -> bool {
-        self.adopted
+        self.queue_family == QueueFamily::Adopted
+    }
+
+    /// The queue family of the context's queue: the adapter's compute-only family where it
+    /// has one, else wgpu's default (with the reason), or the application's queue.
+    pub fn queue_family(&self) -> &QueueFamily {
+        &self.queue_family
+    }
+
+    /// Whether the queue is from a compute-only family ([`QueueFamily::ComputeOnly`]).
+    pub fn uses_compute_only_queue(&self) -> bool {
+        matches!(self.queue_family, QueueFamily::ComputeOnly { .. })
     }
 
     /// The device.
@@ -540,5 +633,54 @@ impl WgpuContext {
             .to_vec();
         staging.unmap();
         Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The raw-device path ([`hal_device::create_device_on_family`]) run on family 0, which
+    /// every adapter has (lavapipe has no compute-only family, so [`WgpuContext::new`] never
+    /// takes the path there): wgpu takes the device, the kernels decode on it, and dropping
+    /// two such contexts in turn (each `VkDevice` destroyed once, by wgpu-hal's drop
+    /// callback) leaves the adapter usable.
+    #[test]
+    fn a_device_created_through_wgpu_hal_decodes_and_is_destroyed_with_the_context() {
+        let instance = instance();
+        let adapters = enumerate(&instance);
+        let descs: Vec<AdapterDesc> =
+            adapters.iter().enumerate().map(|(i, a)| AdapterDesc::new(i, a)).collect();
+        let Some(chosen) = pick_adapter(&descs) else {
+            assert!(std::env::var_os("DSR_REQUIRE_GPU").is_none_or(|v| v != "1"), "no usable wgpu adapter");
+            eprintln!("NOTICE: skipped: no usable wgpu adapter");
+            return;
+        };
+        let adapter = &adapters[chosen.index];
+        let data: Vec<u8> = (0..20_000u32).flat_map(|i| format!("tile {i:05}\n").into_bytes()).collect();
+        let stream = dsr_gdeflate::compress(&data, dsr_gdeflate::Level::DEFAULT, 1).unwrap();
+        for round in 0..2 {
+            let desc = ::wgpu::DeviceDescriptor {
+                label: Some("ds-runtime test: wgpu-hal device"),
+                required_features: adapter.features() & SPIRV_PASSTHROUGH_FEATURES,
+                required_limits: adapter.limits(),
+                ..Default::default()
+            };
+            let (device, queue) = hal_device::create_device_on_family(adapter, &desc, 0)
+                .unwrap_or_else(|why| panic!("round {round}: {why}"));
+            let family = QueueFamily::WgpuDefault { why: "test: the raw-device path on family 0".into() };
+            let ctx = WgpuContext::build(device, queue, &KernelOptions::default(), family).unwrap();
+            assert_eq!(ctx.features(), desc.required_features);
+            assert!(
+                ctx.gdeflate_decompress(&stream).unwrap() == data,
+                "round {round}: decode on the hal device"
+            );
+            drop(ctx);
+        }
+        // A device whose features the adapter lacks is refused before any Vulkan call.
+        let too_much =
+            ::wgpu::DeviceDescriptor { required_features: ::wgpu::Features::all(), ..Default::default() };
+        let refused = hal_device::create_device_on_family(adapter, &too_much, 0).map(drop);
+        assert!(refused.is_err_and(|why| why.contains("lacks features")));
     }
 }

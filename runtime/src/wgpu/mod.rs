@@ -46,19 +46,26 @@
 //! - wgpu's errors never panic: each fallible wgpu call runs inside error scopes and comes
 //!   back as a [`WgpuError`]. A machine without Vulkan gets no adapters, not a load failure
 //!   (wgpu opens the Vulkan loader at run time, as ash's `loaded` does).
+//! - A created device's queue comes from the adapter's compute-only queue family where it
+//!   has one, as the ash core's does ([`WgpuContext::queue_family`]): wgpu itself always
+//!   opens family 0 (graphics + compute), which ran the kernels at 0.59–0.70× of the ash
+//!   core on an H100. `hal_device` creates that device through wgpu-hal's raw-device path.
 //! - The only `unsafe` code is the shader-module creation in [`KernelPipeline`] (one
-//!   function: the SPIR-V passthrough and the trusted WGSL module, each with its `SAFETY`).
+//!   function: the SPIR-V passthrough and the trusted WGSL module, each with its `SAFETY`)
+//!   and `hal_device` (the compute-only device: the hal adapter, `vkCreateDevice`, its
+//!   destruction, and the hand-over to wgpu, each with its `SAFETY`).
 
 mod context;
 mod decode;
 mod error;
+mod hal_device;
 mod pipeline;
 
 pub use crate::gpu_decode::PageJob;
 pub use ::wgpu;
 pub use context::{
-    AdapterDesc, KERNEL_SOURCE_ENV, KernelOptions, WgpuContext, WgpuOptions, device_type_name, pick_adapter,
-    probe,
+    AdapterDesc, KERNEL_SOURCE_ENV, KernelOptions, QUEUE_FAMILY_ENV, QueueFamily, WgpuContext, WgpuOptions,
+    device_type_name, pick_adapter, probe,
 };
 pub use decode::{DecodeBindings, DecodeJob, decode_kernel, decode_kernels, runs_kernel, status_error};
 pub use dsr_kernels;
