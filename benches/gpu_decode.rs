@@ -32,66 +32,16 @@
 //!
 //! Run: `cargo bench --bench gpu_decode [-- FILE...]`.
 
-use ds_runtime::vulkan::{ContextOptions, DecodeJob, DeviceType, PageJob, VulkanContext, status_error};
-use dsr_gdeflate::{PageDecoder, TILE_SIZE, TileStream};
-use std::error::Error;
-use std::ops::Range;
-use std::path::{Path, PathBuf};
+use common::{Data, Input, Result, cpu_model, env_usize, inputs, stats};
+use ds_runtime::vulkan::{ContextOptions, DecodeJob, DeviceType, VulkanContext, status_error};
+use dsr_gdeflate::{PageDecoder, TILE_SIZE};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-type Result<T> = std::result::Result<T, Box<dyn Error>>;
+mod common;
 
-/// One source tile stream.
-struct Input {
-    name: String,
-    bytes: Vec<u8>,
-    /// Byte range of each page in `bytes`, and its decoded size.
-    pages: Vec<(Range<usize>, usize)>,
-    decoded: usize,
-}
-
-/// The data decoded by every engine: inputs repeated, laid out back to back in one output.
-struct Data<'a> {
-    /// `(input, offset of its decoded bytes in the output)`, in output order.
-    copies: Vec<(&'a Input, usize)>,
-    decoded: usize,
-    compressed: usize,
-    pages: usize,
-}
-
-impl<'a> Data<'a> {
-    /// `inputs` repeated (whole set at a time) until the decoded size reaches `target`.
-    fn repeat(inputs: &[&'a Input], target: usize) -> Self {
-        let mut data = Self { copies: Vec::new(), decoded: 0, compressed: 0, pages: 0 };
-        if inputs.iter().all(|i| i.decoded == 0) {
-            return data;
-        }
-        while data.decoded < target.max(1) {
-            for &input in inputs {
-                data.copies.push((input, data.decoded));
-                data.decoded += input.decoded;
-                data.compressed += input.pages.iter().map(|(r, _)| r.len()).sum::<usize>();
-                data.pages += input.pages.len();
-            }
-        }
-        data
-    }
-
-    fn page_jobs(&self) -> Vec<PageJob<'a>> {
-        let mut jobs = Vec::with_capacity(self.pages);
-        for &(input, at) in &self.copies {
-            for (i, (range, size)) in input.pages.iter().enumerate() {
-                jobs.push(PageJob {
-                    page: &input.bytes[range.clone()],
-                    dst_offset: (at + i * TILE_SIZE) as u64,
-                    dst_size: *size as u32,
-                });
-            }
-        }
-        jobs
-    }
-
+/// The CPU engines.
+impl Data<'_> {
     fn cpu_one_thread(&self, out: &mut [u8]) {
         for &(input, at) in &self.copies {
             dsr_gdeflate::decompress_into(&input.bytes, &mut out[at..at + input.decoded], 1)
@@ -122,85 +72,6 @@ impl<'a> Data<'a> {
             }
         });
     }
-}
-
-fn env_usize(name: &str) -> Result<Option<usize>> {
-    match std::env::var(name) {
-        Ok(v) => Ok(Some(v.trim().parse().map_err(|e| format!("{name}={v}: {e}"))?)),
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(e) => Err(format!("{name}: {e}").into()),
-    }
-}
-
-fn load(path: &Path, name: String) -> Result<Input> {
-    let raw = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let (bytes, name) = if raw.starts_with(&[0x04, 0xFB]) {
-        (raw, name)
-    } else {
-        let stream = dsr_gdeflate::compress(&raw, dsr_gdeflate::Level::DEFAULT, 0)?;
-        (stream, format!("{name} (compressed here, level 9)"))
-    };
-    let ts = TileStream::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-    let pages =
-        (0..ts.num_tiles()).map(|i| (ts.tile_range(i), ts.tile_uncompressed_size(i))).collect::<Vec<_>>();
-    let decoded = ts.uncompressed_size() as usize;
-    Ok(Input { name, bytes, pages, decoded })
-}
-
-fn inputs() -> Result<Vec<Input>> {
-    let corpus = std::env::var_os("DSR_CORPUS")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"), PathBuf::from)
-        .join("gdeflate");
-    let mut paths: Vec<PathBuf> = match std::fs::read_dir(&corpus) {
-        Ok(dir) => dir
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p.extension() == Some("gdf".as_ref()))
-            .collect(),
-        Err(e) => {
-            println!("note: corpus {}: {e}; using only the named inputs", corpus.display());
-            Vec::new()
-        }
-    };
-    paths.sort();
-    // `cargo bench` passes `--bench`; other arguments are input files.
-    paths.extend(std::env::args().skip(1).filter(|a| !a.starts_with("--")).map(PathBuf::from));
-    if let Some(list) = std::env::var_os("DSR_BENCH_INPUTS") {
-        paths.extend(std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty()));
-    }
-    let mut inputs = Vec::new();
-    for p in paths {
-        let name =
-            p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
-        let input = load(&p, name)?;
-        if input.pages.is_empty() {
-            println!("note: {} has no tiles; left out", input.name);
-        } else {
-            inputs.push(input);
-        }
-    }
-    if inputs.is_empty() {
-        return Err("no input: no corpus streams (set DSR_CORPUS) and no files named".into());
-    }
-    Ok(inputs)
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, m)| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
-}
-
-/// Median, min, max.
-fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
-    (v[v.len() / 2], v[0], v[v.len() - 1])
 }
 
 /// Checks the GPU's output of `job` against the CPU decoder's `expected`.

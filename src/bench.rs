@@ -13,8 +13,7 @@
 //! measured in the same run.
 
 use clap::{Args, Subcommand};
-use ds_runtime::gpu_decode::PageJob;
-use dsr_gdeflate::{TILE_SIZE, TileStream};
+use dsr_gdeflate::TileStream;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -129,13 +128,7 @@ pub fn run(cmd: &BenchCommand) -> Result<(), String> {
             notes.push(format!("{name}: no tiles; left out"));
             continue;
         }
-        let pages: Vec<PageJob<'_>> = (0..ts.num_tiles())
-            .map(|i| PageJob {
-                page: ts.tile(i),
-                dst_offset: u64::from(i) * TILE_SIZE as u64,
-                dst_size: ts.tile_uncompressed_size(i) as u32,
-            })
-            .collect();
+        let pages = ds_runtime::gpu_decode::stream_pages(&ts);
         let row = |engine, kernel: &str, device: &str, secs| Row {
             file: name.clone(),
             engine,

@@ -40,7 +40,7 @@ pub use encode::{
 };
 pub use error::{CodeKind, DecodeError, DecodeErrorKind, EncodeError};
 pub use tables::{LANES, TILE_SIZE};
-pub use tile_stream::{TileStream, tile_count, write_tile_stream};
+pub use tile_stream::{StreamHead, TileStream, tile_count, write_tile_stream};
 
 /// Decodes the tile stream `stream` into a new buffer, on up to `threads` threads (0 = one
 /// per core). The output size comes from the stream's header.

@@ -29,30 +29,44 @@ pub const fn tile_count(len: u64) -> u64 {
 #[derive(Debug, Clone, Copy)]
 pub struct TileStream<'a> {
     bytes: &'a [u8],
-    num_tiles: u32,
-    /// Uncompressed size of the last tile, 1..=65536 (meaningless when `num_tiles == 0`).
-    last_tile_size: u32,
-    data_start: usize,
+    head: StreamHead,
 }
 
 fn read_u32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
-impl<'a> TileStream<'a> {
-    /// Parses and validates the header and table of `bytes`, which must be exactly one tile
-    /// stream.
-    pub fn parse(bytes: &'a [u8]) -> Result<Self, DecodeError> {
-        let err = |kind, offset: usize| DecodeError::new(kind, offset as u64);
-        if bytes.len() < HEADER_LEN {
-            return Err(err(DecodeErrorKind::TruncatedHeader, bytes.len()));
+/// What a tile stream's header and table say, validated from the stream's first bytes alone:
+/// for readers that fetch a stream piece by piece and never hold it whole.
+///
+/// Invariant: [`StreamHead::parse`] of a stream's prefix accepts exactly the streams
+/// [`TileStream::parse`] accepts and reports the same error (kind, tile, offset) for the others
+/// ([`TileStream::parse`] is this check on the whole stream).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamHead {
+    /// Number of tiles.
+    pub num_tiles: u32,
+    /// Uncompressed size of the last tile, 1..=65536 (meaningless when `num_tiles == 0`).
+    pub last_tile_size: u32,
+    /// Offset of the first tile's page: the end of the header and table.
+    pub data_start: usize,
+}
+
+impl StreamHead {
+    /// Validates the header and table of a `total_len`-byte stream whose first bytes are
+    /// `prefix`. `prefix` must hold `min(total_len, 8 + 4 × tiles)` bytes (more are ignored); a
+    /// shorter one is reported as a truncated header or table at `prefix.len()`, never a panic.
+    pub fn parse(prefix: &[u8], total_len: u64) -> Result<Self, DecodeError> {
+        let err = |kind, offset: u64| DecodeError::new(kind, offset);
+        if total_len < HEADER_LEN as u64 || prefix.len() < HEADER_LEN {
+            return Err(err(DecodeErrorKind::TruncatedHeader, total_len.min(prefix.len() as u64)));
         }
-        let (id, magic) = (bytes[0], bytes[1]);
+        let (id, magic) = (prefix[0], prefix[1]);
         if id != CODEC_ID || magic != id ^ 0xFF {
             return Err(err(DecodeErrorKind::BadCodecId { id, magic }, 0));
         }
-        let num_tiles = u32::from(u16::from_le_bytes([bytes[2], bytes[3]]));
-        let bits = read_u32(bytes, 4);
+        let num_tiles = u32::from(u16::from_le_bytes([prefix[2], prefix[3]]));
+        let bits = read_u32(prefix, 4);
         let tile_size_idx = bits & 3;
         if tile_size_idx != TILE_SIZE_IDX_64K {
             return Err(err(DecodeErrorKind::UnsupportedTileSize { tile_size_idx: tile_size_idx as u8 }, 4));
@@ -68,25 +82,26 @@ impl<'a> TileStream<'a> {
         let last_tile_size = if last_field == 0 { TILE_SIZE as u32 } else { last_field };
 
         let data_start = HEADER_LEN + 4 * num_tiles as usize;
-        if bytes.len() < data_start {
-            return Err(err(DecodeErrorKind::TruncatedTable, bytes.len()));
+        if total_len < data_start as u64 {
+            return Err(err(DecodeErrorKind::TruncatedTable, total_len));
         }
-        let s = Self { bytes, num_tiles, last_tile_size, data_start };
+        if prefix.len() < data_start {
+            return Err(err(DecodeErrorKind::TruncatedTable, prefix.len() as u64));
+        }
+        let head = Self { num_tiles, last_tile_size, data_start };
         if num_tiles == 0 {
-            if bytes.len() != HEADER_LEN {
-                let kind = DecodeErrorKind::StreamLengthMismatch {
-                    expected: HEADER_LEN as u64,
-                    actual: bytes.len() as u64,
-                };
-                return Err(err(kind, HEADER_LEN));
+            if total_len != HEADER_LEN as u64 {
+                let kind =
+                    DecodeErrorKind::StreamLengthMismatch { expected: HEADER_LEN as u64, actual: total_len };
+                return Err(err(kind, HEADER_LEN as u64));
             }
-            return Ok(s);
+            return Ok(head);
         }
 
-        let data_len = (bytes.len() - data_start) as u64;
+        let data_len = total_len - data_start as u64;
         let mut prev = 0u64;
         for i in 1..num_tiles {
-            let off = u64::from(s.table(i));
+            let off = u64::from(head.table(prefix, i));
             if !off.is_multiple_of(4) || off < prev || off > data_len {
                 return Err(DecodeError {
                     kind: DecodeErrorKind::BadTileOffset,
@@ -96,21 +111,18 @@ impl<'a> TileStream<'a> {
             }
             prev = off;
         }
-        let expected = data_start as u64 + prev + u64::from(s.table(0));
-        if expected != bytes.len() as u64 {
-            let kind = DecodeErrorKind::StreamLengthMismatch { expected, actual: bytes.len() as u64 };
+        let expected = data_start as u64 + prev + u64::from(head.table(prefix, 0));
+        if expected != total_len {
+            let kind = DecodeErrorKind::StreamLengthMismatch { expected, actual: total_len };
             return Err(DecodeError { kind, tile: Some(num_tiles - 1), offset: HEADER_LEN as u64 });
         }
-        Ok(s)
+        Ok(head)
     }
 
-    fn table(&self, i: u32) -> u32 {
-        read_u32(self.bytes, HEADER_LEN + 4 * i as usize)
-    }
-
-    /// Number of tiles.
-    pub fn num_tiles(&self) -> u32 {
-        self.num_tiles
+    /// Table entry `i` (`i < num_tiles`) of the stream whose prefix `prefix` was parsed:
+    /// entry 0 is the last tile's compressed size, entry i > 0 tile i's data-area offset.
+    pub fn table(&self, prefix: &[u8], i: u32) -> u32 {
+        read_u32(prefix, HEADER_LEN + 4 * i as usize)
     }
 
     /// Total uncompressed size (spec 5.4).
@@ -120,18 +132,48 @@ impl<'a> TileStream<'a> {
             n => u64::from(n - 1) * TILE_SIZE as u64 + u64::from(self.last_tile_size),
         }
     }
+}
+
+impl<'a> TileStream<'a> {
+    /// Parses and validates the header and table of `bytes`, which must be exactly one tile
+    /// stream.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        Ok(Self { bytes, head: StreamHead::parse(bytes, bytes.len() as u64)? })
+    }
+
+    fn table(&self, i: u32) -> u32 {
+        self.head.table(self.bytes, i)
+    }
+
+    /// The validated header.
+    pub fn head(&self) -> StreamHead {
+        self.head
+    }
+
+    /// Number of tiles.
+    pub fn num_tiles(&self) -> u32 {
+        self.head.num_tiles
+    }
+
+    /// Total uncompressed size (spec 5.4).
+    pub fn uncompressed_size(&self) -> u64 {
+        self.head.uncompressed_size()
+    }
 
     /// Uncompressed size of tile `i`.
     pub fn tile_uncompressed_size(&self, i: u32) -> usize {
-        if i + 1 == self.num_tiles { self.last_tile_size as usize } else { TILE_SIZE }
+        if i + 1 == self.head.num_tiles { self.head.last_tile_size as usize } else { TILE_SIZE }
     }
 
     /// Byte range of tile `i`'s page in the stream.
     pub fn tile_range(&self, i: u32) -> Range<usize> {
         let off = if i == 0 { 0 } else { self.table(i) as usize };
-        let end =
-            if i + 1 == self.num_tiles { off + self.table(0) as usize } else { self.table(i + 1) as usize };
-        self.data_start + off..self.data_start + end
+        let end = if i + 1 == self.head.num_tiles {
+            off + self.table(0) as usize
+        } else {
+            self.table(i + 1) as usize
+        };
+        self.head.data_start + off..self.head.data_start + end
     }
 
     /// Tile `i`'s page.

@@ -106,12 +106,10 @@ pub fn status_error(s: &TileStatus) -> Result<Option<DecodeErrorKind>, StatusFau
 }
 
 /// Largest source or destination of one decode job, in bytes: the kernel's offsets are `u32`.
-#[cfg_attr(not(feature = "wgpu"), allow(dead_code))]
 pub(crate) const BUFFER_LIMIT: u64 = u32::MAX as u64;
 
 /// Pages packed for the kernel: every page at a 4-byte-aligned offset of `src`, and its
 /// [`TileDesc`].
-#[cfg_attr(not(feature = "wgpu"), allow(dead_code))]
 #[derive(Debug)]
 pub(crate) struct PackedPages {
     /// The pages back to back, each padded to whole words; at least one word (bindings
@@ -130,7 +128,6 @@ pub(crate) struct PackedPages {
 /// Packs `pages` for a `dst_len`-byte destination, refusing (with the reason) an empty job,
 /// a page whose destination range is not inside `[0, dst_len)` or exceeds a tile, and
 /// sources or a destination of 4 GiB or more.
-#[cfg_attr(not(feature = "wgpu"), allow(dead_code))]
 pub(crate) fn pack_pages(pages: &[PageJob<'_>], dst_len: usize) -> Result<PackedPages, String> {
     if pages.is_empty() {
         return Err("a decode job needs at least one page".into());
@@ -174,8 +171,7 @@ pub(crate) fn pack_pages(pages: &[PageJob<'_>], dst_len: usize) -> Result<Packed
 
 /// The pages of a tile stream, each decoding to its place in the stream's output (tiles
 /// cover the output exactly).
-#[cfg_attr(not(feature = "wgpu"), allow(dead_code))]
-pub(crate) fn stream_pages<'a>(ts: &TileStream<'a>) -> Vec<PageJob<'a>> {
+pub fn stream_pages<'a>(ts: &TileStream<'a>) -> Vec<PageJob<'a>> {
     (0..ts.num_tiles())
         .map(|i| PageJob {
             page: ts.tile(i),
@@ -188,7 +184,6 @@ pub(crate) fn stream_pages<'a>(ts: &TileStream<'a>) -> Vec<PageJob<'a>> {
 /// The first page error of a decoded tile stream, as the CPU decoder reports it (tile and
 /// byte offset in the stream), or the backend's error `fault` for a status that is no page
 /// outcome.
-#[cfg_attr(not(feature = "wgpu"), allow(dead_code))]
 pub(crate) fn stream_outcome<E>(
     ts: &TileStream<'_>,
     statuses: &[TileStatus],

@@ -22,8 +22,9 @@ use super::buffer::{BufferSlice, GpuBuffer, MemoryKind};
 use super::context::VulkanContext;
 use super::error::VulkanError;
 use super::submit::Batch;
-use dsr_gdeflate::{DecodeError, DecodeErrorKind, TILE_SIZE, TileStream};
-use dsr_kernels::{DecodeParams, GDEFLATE_DECODE, TileDesc, TileStatus};
+use crate::gpu_decode;
+use dsr_gdeflate::{DecodeErrorKind, TileStream};
+use dsr_kernels::{DecodeParams, GDEFLATE_DECODE, TileStatus};
 use std::time::Duration;
 
 // One page to decode: shared with the wgpu backend.
@@ -183,8 +184,6 @@ impl DecodeJob {
     }
 }
 
-const LIMIT: u64 = u32::MAX as u64;
-
 impl VulkanContext {
     /// Uploads `pages` and builds their descriptors. The destination buffer is
     /// `dst_init.len()` bytes, initialised with `dst_init` (which must cover every page's
@@ -210,42 +209,7 @@ impl VulkanContext {
         dst_len: usize,
         dst_init: Option<&[u8]>,
     ) -> Result<DecodeJob, VulkanError> {
-        if pages.is_empty() {
-            return Err(VulkanError::InvalidArgument("a decode job needs at least one page".into()));
-        }
-        let tile_count = u32::try_from(pages.len())
-            .map_err(|_| VulkanError::InvalidArgument("more than 2^32 pages".into()))?;
-        let mut src = Vec::new();
-        let mut tiles = Vec::with_capacity(pages.len());
-        let mut decoded_bytes = 0u64;
-        for (i, p) in pages.iter().enumerate() {
-            let end = p.dst_offset.checked_add(u64::from(p.dst_size));
-            if p.dst_size as usize > TILE_SIZE || end.is_none_or(|e| e > dst_len as u64) {
-                return Err(VulkanError::InvalidArgument(format!(
-                    "page {i}: destination {}+{} is not inside the {dst_len}-byte destination (or exceeds 65536)",
-                    p.dst_offset, p.dst_size
-                )));
-            }
-            let src_offset = src.len() as u64;
-            src.extend_from_slice(p.page);
-            // Pages of a bad size still get a 4-byte-aligned slot; the kernel rejects them.
-            src.resize(src.len().next_multiple_of(4), 0);
-            if src.len() as u64 > LIMIT {
-                return Err(VulkanError::InvalidArgument("decode job sources exceed 4 GiB".into()));
-            }
-            tiles.push(TileDesc {
-                src_offset: src_offset as u32,
-                src_size: p.page.len() as u32,
-                dst_offset: p.dst_offset as u32,
-                dst_size: p.dst_size,
-            });
-            decoded_bytes += u64::from(p.dst_size);
-        }
-        if dst_len as u64 > LIMIT || dst_len == 0 {
-            return Err(VulkanError::InvalidArgument(format!(
-                "destination of {dst_len} bytes (must be 1 byte to 4 GiB)"
-            )));
-        }
+        let packed = gpu_decode::pack_pages(pages, dst_len).map_err(VulkanError::InvalidArgument)?;
         // Whole words: the kernel's destination is an array of u32.
         let dst = match dst_init {
             Some(bytes) => {
@@ -257,24 +221,20 @@ impl VulkanContext {
                 self.create_buffer(dst_len.next_multiple_of(4) as u64, MemoryKind::DeviceLocal, "decode dst")?
             }
         };
-        let src_bytes = src.len() as u64;
-        if src.is_empty() {
-            src.resize(4, 0);
-        }
-        let params = DecodeParams { tile_count };
+        let params = DecodeParams { tile_count: packed.tile_count };
         let params_buffer =
             self.create_buffer(size_of::<DecodeParams>() as u64, MemoryKind::Upload, "decode params")?;
         params_buffer.write(0, bytemuck::bytes_of(&params))?;
         let status_init = vec![TileStatus::default(); pages.len()];
         Ok(DecodeJob {
             params: params_buffer,
-            tiles: self.upload_bytes(bytemuck::cast_slice(&tiles), "decode tiles")?,
-            src: self.upload_bytes(&src, "decode src")?,
+            tiles: self.upload_bytes(bytemuck::cast_slice(&packed.tiles), "decode tiles")?,
+            src: self.upload_bytes(&packed.src, "decode src")?,
             dst,
             status: self.upload_bytes(bytemuck::cast_slice(&status_init), "decode status")?,
-            tile_count,
-            src_bytes,
-            decoded_bytes,
+            tile_count: packed.tile_count,
+            src_bytes: packed.src_bytes,
+            decoded_bytes: packed.decoded_bytes,
             dst_len,
         })
     }
@@ -310,26 +270,12 @@ impl VulkanContext {
         if ts.num_tiles() == 0 {
             return Ok(Vec::new());
         }
-        let pages: Vec<PageJob<'_>> = (0..ts.num_tiles())
-            .map(|i| PageJob {
-                page: ts.tile(i),
-                dst_offset: u64::from(i) * TILE_SIZE as u64,
-                dst_size: ts.tile_uncompressed_size(i) as u32,
-            })
-            .collect();
         // Tiles cover the output exactly: nothing to initialise.
-        let job = self.prepare_decode_uninit(&pages, size as usize)?;
+        let job = self.prepare_decode_uninit(&gpu_decode::stream_pages(&ts), size as usize)?;
         let value = self.submit_decode(&job)?;
         self.wait(value, Duration::MAX)?;
         let (mut out, statuses) = self.decode_results(&job)?;
-        for (i, s) in statuses.iter().enumerate() {
-            if let Some(kind) = status_error(s)? {
-                let start = ts.tile_range(i as u32).start as u64;
-                return Err(
-                    DecodeError { kind, tile: Some(i as u32), offset: start + u64::from(s.offset) }.into()
-                );
-            }
-        }
+        gpu_decode::stream_outcome(&ts, &statuses, VulkanError::from)?;
         out.truncate(size as usize);
         Ok(out)
     }
@@ -339,5 +285,12 @@ impl VulkanContext {
 /// a page error, `Err` for a status that means the dispatch itself went wrong.
 pub fn status_error(s: &TileStatus) -> Result<Option<DecodeErrorKind>, VulkanError> {
     // One mapping for every backend (crate::gpu_decode); its faults are internal errors here.
-    crate::gpu_decode::status_error(s).map_err(|f| VulkanError::Internal(f.to_string()))
+    gpu_decode::status_error(s).map_err(VulkanError::from)
+}
+
+/// A status no page outcome explains is a fault of the dispatch: an internal error.
+impl From<gpu_decode::StatusFault> for VulkanError {
+    fn from(f: gpu_decode::StatusFault) -> Self {
+        VulkanError::Internal(f.to_string())
+    }
 }
