@@ -9,6 +9,8 @@
 //! OUTPUT behind.
 
 mod bench;
+mod chart;
+mod e2e;
 mod load;
 
 use clap::{Args, Parser, Subcommand};
@@ -42,7 +44,9 @@ enum Command {
     /// Load a file range through a streaming queue into host or GPU memory, read it back and
     /// print its SHA-256 and the throughput.
     Load(load::LoadArgs),
-    /// Measure: `dsr bench decode [--backend cpu,vulkan,wgpu] [--runs N] [--json] FILES...`.
+    /// Measure: `dsr bench decode [--backend cpu,vulkan,wgpu] [--runs N] [--json] [--chart PATH.svg]
+    /// FILES...` and `dsr bench e2e [--backend cpu,vulkan] [--dest host|gpu] [--runs N] [--json]
+    /// [--chart PATH.svg] FILES...`.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
 }
