@@ -531,6 +531,8 @@ struct E2eRow {
     /// `baseline`, `cpu` or `vulkan`.
     backend: &'static str,
     method: String,
+    /// `cpu`, or the Vulkan device of a vulkan runtime or of the GPU baseline's upload.
+    device: String,
     io: String,
     staging: String,
     compressed: u64,
@@ -636,11 +638,15 @@ fn end_to_end(args: &E2eArgs) -> Result<(), String> {
         };
         drop(stream);
         let streams = std::slice::from_ref(&s);
-        let row = |backend, method: String, io: String, staging: String, secs| E2eRow {
+        let row = |backend, method: String, on_gpu: bool, io: String, staging: String, secs| E2eRow {
             file: name.clone(),
             kind,
             backend,
             method,
+            device: match ctx {
+                Some(c) if on_gpu => c.device_info().name.clone(),
+                _ => "cpu".to_owned(),
+            },
             io,
             staging,
             compressed: s.size,
@@ -663,7 +669,7 @@ fn end_to_end(args: &E2eArgs) -> Result<(), String> {
         verify("baseline", base.decoded(0))?;
         let secs = timed(args.runs, &progress, || base.run())?;
         let staging = if to_gpu { "upload buffer" } else { "-" };
-        rows.push(row("baseline", baseline_method.clone(), "pread".into(), staging.into(), secs));
+        rows.push(row("baseline", baseline_method.clone(), to_gpu, "pread".into(), staging.into(), secs));
         drop(base);
 
         for &(backend, rt) in &runtimes {
@@ -672,7 +678,8 @@ fn end_to_end(args: &E2eArgs) -> Result<(), String> {
             p.run().map_err(|e| format!("{name}: {backend}: {e}"))?;
             verify(backend, &p.delivered(0)?)?;
             let secs = timed(args.runs, &progress, || p.run())?;
-            rows.push(row(backend, pipeline_method(rt), io_name(rt), staging_name(rt), secs));
+            let on_gpu = rt.vulkan_context().is_some();
+            rows.push(row(backend, pipeline_method(rt), on_gpu, io_name(rt), staging_name(rt), secs));
         }
     }
     drop(progress);
@@ -767,13 +774,15 @@ fn e2e_json(rows: &[E2eRow], dest: Dest) -> String {
             baseline_median(rows, &r.file).map_or_else(|| "null".to_owned(), |b| format!("{:.4}", med / b));
         let _ = writeln!(
             s,
-            "  {{\"file\": {}, \"kind\": {}, \"backend\": {}, \"method\": {}, \"io\": {}, \"staging\": {}, \
+            "  {{\"file\": {}, \"kind\": {}, \"backend\": {}, \"method\": {}, \"device\": {}, \"io\": {}, \
+             \"staging\": {}, \
              \"dest\": \"{dest}\", \"compressed_bytes\": {}, \"decoded_bytes\": {}, \"runs\": {}, \
              \"median_gbps\": {med:.4}, \"min_gbps\": {lo:.4}, \"max_gbps\": {hi:.4}, \"vs_baseline\": {ratio}}}{}",
             json_str(&r.file),
             json_str(r.kind),
             json_str(r.backend),
             json_str(&r.method),
+            json_str(&r.device),
             json_str(&r.io),
             json_str(&r.staging),
             r.compressed,

@@ -189,6 +189,7 @@ fn bench_e2e_json_rows_parse_with_the_expected_fields() {
             let g = |k: &str| row[k].as_f64().unwrap_or_else(|| panic!("{k} in {row}"));
             assert!(0.0 < g("min_gbps") && g("min_gbps") <= g("median_gbps"), "{row}");
             assert!(g("median_gbps") <= g("max_gbps"), "{row}");
+            assert_eq!(row["device"], "cpu", "{row}");
             for k in ["method", "io", "staging"] {
                 assert!(row[k].as_str().is_some_and(|s| !s.is_empty()), "{k} in {row}");
             }
@@ -218,6 +219,8 @@ fn bench_e2e_into_gpu_memory_runs_the_gpu_decode_or_is_refused_saying_why() {
     assert!(rows[0]["method"].as_str().expect("method").ends_with("+ upload"), "{}", rows[0]);
     assert_eq!(rows[1]["backend"], "vulkan");
     assert_eq!(rows[1]["dest"], "gpu");
+    assert!(rows[1]["device"].as_str().is_some_and(|d| !d.is_empty() && d != "cpu"), "{}", rows[1]);
+    assert_eq!(rows[0]["device"], rows[1]["device"], "the baseline uploads to the same device");
     assert_eq!(rows[1]["kind"], "text");
     assert!(
         rows[1]["method"].as_str().expect("method").contains("GPU decode (gdeflate_decode"),
