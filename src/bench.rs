@@ -677,7 +677,8 @@ fn end_to_end(args: &E2eArgs) -> Result<(), String> {
             let p = Pipeline::new(rt, streams, to_gpu).map_err(|e| format!("{name}: {backend}: {e}"))?;
             p.run().map_err(|e| format!("{name}: {backend}: {e}"))?;
             verify(backend, &p.delivered(0)?)?;
-            let secs = timed(args.runs, &progress, || p.run())?;
+            let secs =
+                timed(args.runs, &progress, || p.run()).map_err(|e| format!("{name}: {backend}: {e}"))?;
             let on_gpu = rt.vulkan_context().is_some();
             rows.push(row(backend, pipeline_method(rt), on_gpu, io_name(rt), staging_name(rt), secs));
         }
@@ -863,8 +864,13 @@ fn chart<'a>(
     }
 }
 
+/// Writes the chart atomically (see `write_output`), readable by all (`write_output`'s temporary
+/// file is private, 0600; a chart is made to be shared).
 fn write_chart(path: &Path, chart: &BarChart) -> Result<(), String> {
-    crate::write_output(path, chart.to_svg().as_bytes())
+    use std::os::unix::fs::PermissionsExt;
+    crate::write_output(path, chart.to_svg().as_bytes())?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]

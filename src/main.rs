@@ -44,9 +44,8 @@ enum Command {
     /// Load a file range through a streaming queue into host or GPU memory, read it back and
     /// print its SHA-256 and the throughput.
     Load(load::LoadArgs),
-    /// Measure: `dsr bench decode [--backend cpu,vulkan,wgpu] [--runs N] [--json] [--chart PATH.svg]
-    /// FILES...` and `dsr bench e2e [--backend cpu,vulkan] [--dest host|gpu] [--runs N] [--json]
-    /// [--chart PATH.svg] FILES...`.
+    /// Measure any files: `decode` (decode alone, every backend) or `e2e` (file -> host or GPU
+    /// memory through the streaming pipeline); a table, `--json` rows, `--chart PATH.svg`.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
 }

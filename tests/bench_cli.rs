@@ -158,6 +158,9 @@ fn bench_e2e_on_the_cpu_into_host_memory_prints_verified_rows_with_kinds_and_a_c
 
     let svg = std::fs::read_to_string(&chart).expect("the chart was written");
     assert_well_formed_svg(&svg);
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&chart).expect("chart").permissions());
+    assert_eq!(mode & 0o777, 0o644, "a chart is readable by all");
     let bars = svg_bars(&svg);
     assert_eq!(bars.len(), 3 * 2, "one bar per (kind, method): {bars:?}");
     for kind in ["text", "mesh", "binary"] {
