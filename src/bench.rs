@@ -20,6 +20,8 @@
 //! all cores (+ upload for `--dest gpu`). One untimed run of each first, whose delivered
 //! bytes must hash (SHA-256) like the CPU decoder's output, then `--runs` timed runs each,
 //! from enqueue to completion (warm page cache). × = relative to the baseline row.
+//! `--together` adds rows for all files at once (kind `all`): every file's request enqueued
+//! before the queue is drained, the baseline taking the files one after another.
 //!
 //! GB/s = 10^9 decoded bytes per second: the median with the min–max spread. The chart
 //! shows, per (kind, series), the median and min–max of the per-run throughput of that
@@ -31,6 +33,7 @@ use crate::load::Dest;
 use clap::{Args, Subcommand};
 use ds_runtime::Backend;
 use ds_runtime::stream::{IoKind, PageKind, Runtime, RuntimeConfig, StagingKind};
+use ds_runtime::vulkan::VulkanContext;
 use dsr_gdeflate::TileStream;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
@@ -38,6 +41,7 @@ use std::cell::Cell;
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What `dsr bench` measures.
@@ -114,6 +118,10 @@ pub struct E2eArgs {
     /// Also write an SVG bar chart (GB/s by file kind and method) to this path.
     #[arg(long, value_name = "PATH.svg")]
     chart: Option<PathBuf>,
+    /// Also measure all FILES at once (kind `all`): their requests enqueued together, so the
+    /// pipeline overlaps them; the baseline takes them one after another.
+    #[arg(long)]
+    together: bool,
     /// Tile streams (or other files, compressed at level 9 into a temporary file first).
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -256,7 +264,7 @@ fn decode(args: &DecodeArgs) -> Result<(), String> {
     let mut notes = Vec::new();
 
     let vulkan = if wants(Engine::Vulkan) {
-        match ds_runtime::vulkan::VulkanContext::new(&Default::default()) {
+        match VulkanContext::new(&Default::default()) {
             Ok(c) => Some(c),
             Err(e) if all => {
                 notes.push(format!("vulkan: not measured ({e})"));
@@ -565,6 +573,97 @@ fn staging_name(rt: &Runtime) -> String {
     format!("{kind}, {chunks} x {} MiB", chunk >> 20)
 }
 
+/// What every measurement of one `dsr bench e2e` shares.
+struct E2eSetup<'a> {
+    /// The pipelines' runtimes, by backend name.
+    runtimes: Vec<(&'static str, &'a Runtime)>,
+    /// The vulkan runtime's context (the GPU baseline uploads with it).
+    ctx: Option<&'a Arc<VulkanContext>>,
+    to_gpu: bool,
+    runs: u32,
+    baseline_method: String,
+}
+
+/// The streams of one row set (a file, or every file with `--together`).
+struct E2eSet<'a> {
+    /// The `file` column.
+    label: String,
+    kind: &'static str,
+    streams: &'a [e2e::Stream],
+    /// Each stream's display name and the SHA-256 of its CPU-decoded bytes.
+    names: &'a [String],
+    want: &'a [[u8; 32]],
+}
+
+/// The baseline and every pipeline on `set`: one untimed run each whose output must hash
+/// like the CPU decoder's, then `setup.runs` timed runs.
+fn measure(setup: &E2eSetup<'_>, progress: &Progress, set: &E2eSet<'_>) -> Result<Vec<E2eRow>, String> {
+    let label = &set.label;
+    let decoded: u64 = set.streams.iter().map(|s| s.decoded).sum();
+    let row = |backend, method: String, on_gpu: bool, io: String, staging: String, secs| E2eRow {
+        file: label.clone(),
+        kind: set.kind,
+        backend,
+        method,
+        device: match setup.ctx {
+            Some(c) if on_gpu => c.device_info().name.clone(),
+            _ => "cpu".to_owned(),
+        },
+        io,
+        staging,
+        compressed: set.streams.iter().map(|s| s.size).sum(),
+        decoded,
+        secs,
+    };
+    let verify = |who: &str, i: usize, bytes: &[u8]| {
+        if Sha256::digest(bytes)[..] == set.want[i] {
+            Ok(())
+        } else {
+            Err(format!(
+                "{}: {who}: the delivered bytes differ from the CPU decoder's output (SHA-256)",
+                set.names[i]
+            ))
+        }
+    };
+    let mut rows = Vec::new();
+
+    progress.message(format!("{label}: baseline"));
+    let mut base = Baseline::new(set.streams, if setup.to_gpu { setup.ctx } else { None })?;
+    base.run()?;
+    for i in 0..set.streams.len() {
+        verify("baseline", i, base.decoded(i))?;
+    }
+    let secs = timed(setup.runs, progress, || base.run())?;
+    let staging = if setup.to_gpu { "upload buffer" } else { "-" };
+    rows.push(row(
+        "baseline",
+        setup.baseline_method.clone(),
+        setup.to_gpu,
+        "pread".into(),
+        staging.into(),
+        secs,
+    ));
+    drop(base);
+
+    for &(backend, rt) in &setup.runtimes {
+        progress.message(format!("{label}: {backend}"));
+        let fail = |e: String| format!("{label}: {backend}: {e}");
+        let p = Pipeline::new(rt, set.streams, setup.to_gpu).map_err(fail)?;
+        p.run().map_err(fail)?;
+        for i in 0..set.streams.len() {
+            verify(backend, i, &p.delivered(i)?)?;
+        }
+        let secs = timed(setup.runs, progress, || p.run()).map_err(fail)?;
+        let method = match rt.vulkan_context() {
+            Some(c) if setup.to_gpu => format!("queue, GPU decode ({})", c.decode_kernel().unwrap_or("?")),
+            _ => "queue, CPU decode".to_owned(),
+        };
+        let on_gpu = rt.vulkan_context().is_some();
+        rows.push(row(backend, method, on_gpu, io_name(rt), staging_name(rt), secs));
+    }
+    Ok(rows)
+}
+
 fn end_to_end(args: &E2eArgs) -> Result<(), String> {
     let to_gpu = args.dest == Dest::Gpu;
     let all = args.backend.is_empty();
@@ -591,26 +690,27 @@ fn end_to_end(args: &E2eArgs) -> Result<(), String> {
     } else {
         None
     };
-    let ctx = vulkan.as_ref().and_then(|rt| rt.vulkan_context());
-    let runtimes: Vec<(&'static str, &Runtime)> = [("cpu", cpu.as_ref()), ("vulkan", vulkan.as_ref())]
-        .into_iter()
-        .filter_map(|(n, r)| Some((n, r?)))
-        .collect();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let baseline_method = if to_gpu {
-        format!("pread + CPU decode ({threads} threads) + upload")
-    } else {
-        format!("pread + CPU decode ({threads} threads)")
-    };
-    let pipeline_method = |rt: &Runtime| match rt.vulkan_context() {
-        Some(c) if to_gpu => format!("queue, GPU decode ({})", c.decode_kernel().unwrap_or("?")),
-        _ => "queue, CPU decode".to_owned(),
+    let setup = E2eSetup {
+        runtimes: [("cpu", cpu.as_ref()), ("vulkan", vulkan.as_ref())]
+            .into_iter()
+            .filter_map(|(n, r)| Some((n, r?)))
+            .collect(),
+        ctx: vulkan.as_ref().and_then(|rt| rt.vulkan_context()),
+        to_gpu,
+        runs: args.runs,
+        baseline_method: if to_gpu {
+            format!("pread + CPU decode ({threads} threads) + upload")
+        } else {
+            format!("pread + CPU decode ({threads} threads)")
+        },
     };
 
     let tmp = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-    let progress =
-        Progress::new((1 + runtimes.len() as u64) * args.files.len() as u64 * u64::from(args.runs));
+    let sets = args.files.len() as u64 + u64::from(args.together);
+    let progress = Progress::new((1 + setup.runtimes.len() as u64) * sets * u64::from(args.runs));
     let mut rows = Vec::new();
+    let (mut streams, mut names, mut want) = (Vec::new(), Vec::new(), Vec::new());
     for (index, path) in args.files.iter().enumerate() {
         progress.message(format!("{}: reading", path.display()));
         let (stream, name, compressed_here) = tile_stream(path)?;
@@ -621,7 +721,7 @@ fn end_to_end(args: &E2eArgs) -> Result<(), String> {
             notes.push(format!("{name}: no tiles; left out"));
             continue;
         }
-        let want = Sha256::digest(&expected);
+        let hash: [u8; 32] = Sha256::digest(&expected).into();
         drop(expected);
         let stream_path = if compressed_here {
             let p = tmp.path().join(format!("{index}.gdf"));
@@ -637,61 +737,38 @@ fn end_to_end(args: &E2eArgs) -> Result<(), String> {
             decoded: ts.uncompressed_size(),
         };
         drop(stream);
-        let streams = std::slice::from_ref(&s);
-        let row = |backend, method: String, on_gpu: bool, io: String, staging: String, secs| E2eRow {
-            file: name.clone(),
+        let set = E2eSet {
+            label: name.clone(),
             kind,
-            backend,
-            method,
-            device: match ctx {
-                Some(c) if on_gpu => c.device_info().name.clone(),
-                _ => "cpu".to_owned(),
-            },
-            io,
-            staging,
-            compressed: s.size,
-            decoded: s.decoded,
-            secs,
+            streams: std::slice::from_ref(&s),
+            names: std::slice::from_ref(&name),
+            want: std::slice::from_ref(&hash),
         };
-        let verify = |who: &str, bytes: &[u8]| {
-            if Sha256::digest(bytes) == want {
-                Ok(())
-            } else {
-                Err(format!(
-                    "{name}: {who}: the delivered bytes differ from the CPU decoder's output (SHA-256)"
-                ))
-            }
+        rows.extend(measure(&setup, &progress, &set)?);
+        streams.push(s);
+        names.push(name);
+        want.push(hash);
+    }
+    if args.together && !streams.is_empty() {
+        let set = E2eSet {
+            label: format!("all {} files together", streams.len()),
+            kind: "all",
+            streams: &streams,
+            names: &names,
+            want: &want,
         };
-
-        progress.message(format!("{}: baseline", path.display()));
-        let mut base = Baseline::new(streams, if to_gpu { ctx } else { None })?;
-        base.run()?;
-        verify("baseline", base.decoded(0))?;
-        let secs = timed(args.runs, &progress, || base.run())?;
-        let staging = if to_gpu { "upload buffer" } else { "-" };
-        rows.push(row("baseline", baseline_method.clone(), to_gpu, "pread".into(), staging.into(), secs));
-        drop(base);
-
-        for &(backend, rt) in &runtimes {
-            progress.message(format!("{}: {backend}", path.display()));
-            let p = Pipeline::new(rt, streams, to_gpu).map_err(|e| format!("{name}: {backend}: {e}"))?;
-            p.run().map_err(|e| format!("{name}: {backend}: {e}"))?;
-            verify(backend, &p.delivered(0)?)?;
-            let secs =
-                timed(args.runs, &progress, || p.run()).map_err(|e| format!("{name}: {backend}: {e}"))?;
-            let on_gpu = rt.vulkan_context().is_some();
-            rows.push(row(backend, pipeline_method(rt), on_gpu, io_name(rt), staging_name(rt), secs));
-        }
+        rows.extend(measure(&setup, &progress, &set)?);
     }
     drop(progress);
 
-    let device = ctx.map(|c| c.device_info().name.clone());
+    let device = setup.ctx.map(|c| c.device_info().name.clone());
     let devices: Vec<&str> = device.iter().map(String::as_str).collect();
     if let Some(path) = &args.chart {
         let title = format!(
             "End to end: file → decoded bytes in {} memory (verified)",
             if to_gpu { "GPU" } else { "host" }
         );
+        // The `all` rows are the files again: their own group, never summed into a kind.
         let chart = chart(
             &title,
             &devices,

@@ -177,10 +177,12 @@ fn bench_e2e_on_the_cpu_into_host_memory_prints_verified_rows_with_kinds_and_a_c
 fn bench_e2e_json_rows_parse_with_the_expected_fields() {
     let a = corpus_file("syn_65536.txt.lvl12.gdf");
     let b = corpus_file("fg_cumulus_bottom1.dds.lvl1.gdf");
-    let out = dsr(&["bench", "end-to-end", "--backend", "cpu", "--runs", "3", "--json", &a, &b]);
+    let out =
+        dsr(&["bench", "end-to-end", "--backend", "cpu", "--runs", "3", "--together", "--json", &a, &b]);
     let rows = json_rows(&out);
-    assert_eq!(rows.len(), 4, "{rows:?}");
-    for (pair, (file, kind)) in rows.chunks(2).zip([(&a, "text"), (&b, "texture")]) {
+    assert_eq!(rows.len(), 6, "{rows:?}");
+    let together = "all 2 files together".to_owned();
+    for (pair, (file, kind)) in rows.chunks(2).zip([(&a, "text"), (&b, "texture"), (&together, "all")]) {
         for (row, backend) in pair.iter().zip(["baseline", "cpu"]) {
             assert_eq!(row["file"], file.as_str(), "{row}");
             assert_eq!(row["kind"], kind, "{row}");
@@ -202,6 +204,12 @@ fn bench_e2e_json_rows_parse_with_the_expected_fields() {
         let io = pair[1]["io"].as_str().expect("io");
         assert!(io.starts_with("io_uring") || io == "pread pool", "{io}");
         assert!(pair[1]["staging"].as_str().expect("staging").starts_with("host"), "{}", pair[1]);
+    }
+    // The set of both files moves both files' bytes.
+    let bytes = |i: usize, k: &str| rows[i][k].as_u64().expect(k);
+    for k in ["decoded_bytes", "compressed_bytes"] {
+        assert_eq!(bytes(4, k), bytes(0, k) + bytes(2, k), "{k}");
+        assert_eq!(bytes(5, k), bytes(4, k), "{k}");
     }
 }
 
