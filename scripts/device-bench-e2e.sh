@@ -36,5 +36,5 @@ build_file buffers.bin "$B"/raw/assimp_CesiumMilkTruck.bin
 nproc
 "$B"/dsr info | grep -E "^  \[|usable|auto picks" | head -8
 files=("$W"/textures.dds "$W"/sounds.wav "$W"/meshes.ply "$W"/texts.json "$W"/buffers.bin)
-"$B"/dsr bench e2e --dest gpu --runs "$RUNS" --chart "$OUT/e2e-gpu.svg" "${files[@]}" | tee "$OUT/e2e-gpu.txt"
-"$B"/dsr bench e2e --dest host --runs "$RUNS" --chart "$OUT/e2e-host.svg" "${files[@]}" | tee "$OUT/e2e-host.txt"
+"$B"/dsr bench e2e --dest gpu --together --runs "$RUNS" --chart "$OUT/e2e-gpu.svg" "${files[@]}" | tee "$OUT/e2e-gpu.txt"
+"$B"/dsr bench e2e --dest host --together --runs "$RUNS" --chart "$OUT/e2e-host.svg" "${files[@]}" | tee "$OUT/e2e-host.txt"
