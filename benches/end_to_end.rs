@@ -13,15 +13,18 @@
 //!
 //! Run: `cargo bench --bench end_to_end`.
 
+// The pipeline, the baseline and their statistics are `dsr bench e2e`'s, so both measure
+// exactly the same thing.
+#[path = "../src/e2e.rs"]
+#[allow(dead_code)] // the host-destination parts serve `dsr bench e2e`
+mod e2e;
+
 use ds_runtime::Backend;
-use ds_runtime::stream::{
-    Compression, Destination, File, QueueDesc, Request, Runtime, RuntimeConfig, Source, drop_page_cache,
-};
-use ds_runtime::vulkan::{GpuBuffer, MemoryKind, VulkanContext};
-use std::os::unix::fs::FileExt;
+use ds_runtime::stream::{Runtime, RuntimeConfig, drop_page_cache};
+use e2e::{Baseline, Pipeline, Stream, gbps};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -32,20 +35,6 @@ fn corpus() -> PathBuf {
         Some(p) => PathBuf::from(p),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
     }
-}
-
-/// One stream: where it is and its decoded size.
-struct Stream {
-    path: PathBuf,
-    offset: u64,
-    size: u64,
-    decoded: u64,
-}
-
-fn stats(secs: &[f64], bytes: u64) -> (f64, f64, f64) {
-    let mut r: Vec<f64> = secs.iter().map(|s| bytes as f64 / s / 1e9).collect();
-    r.sort_by(f64::total_cmp);
-    (r[r.len() / 2], r[0], r[r.len() - 1])
 }
 
 fn corpus_streams() -> Vec<Stream> {
@@ -99,42 +88,6 @@ fn mixed_file(dir: &std::path::Path, target: u64) -> Vec<Stream> {
     streams
 }
 
-struct Baseline {
-    staging: Vec<GpuBuffer>,
-    compressed: Vec<Vec<u8>>,
-    decoded: Vec<Vec<u8>>,
-}
-
-fn run_pipeline(rt: &Runtime, files: &[File], streams: &[Stream], dst: &[Arc<GpuBuffer>]) {
-    let q = rt.create_queue(QueueDesc { capacity: 256, ..QueueDesc::default() });
-    for (i, s) in streams.iter().enumerate() {
-        let r = Request {
-            source: Source::File { file: files[i].clone(), offset: s.offset, size: s.size },
-            destination: Destination::Buffer { buffer: Arc::clone(&dst[i]), offset: 0 },
-            compression: Compression::GDeflate { uncompressed_size: s.decoded },
-            tag: i as u64,
-            name: "bench".into(),
-        };
-        q.enqueue(r).expect("enqueue").detach();
-    }
-    q.drain();
-    assert_eq!(q.stats().failed, 0, "{:?}", q.error_record());
-}
-
-fn run_baseline(ctx: &VulkanContext, streams: &[Stream], dst: &[Arc<GpuBuffer>], b: &mut Baseline) {
-    let mut last = 0;
-    let files: Vec<std::fs::File> = streams.iter().map(|s| std::fs::File::open(&s.path).unwrap()).collect();
-    for (i, s) in streams.iter().enumerate() {
-        files[i].read_exact_at(&mut b.compressed[i], s.offset).unwrap();
-        dsr_gdeflate::decompress_into(&b.compressed[i], &mut b.decoded[i], 0).unwrap();
-        b.staging[i].write(0, &b.decoded[i]).unwrap();
-        let mut batch = ctx.batch();
-        batch.copy(b.staging[i].slice(0, s.decoded).unwrap(), dst[i].slice(0, s.decoded).unwrap()).unwrap();
-        last = batch.submit().unwrap();
-    }
-    ctx.wait(last, Duration::MAX).unwrap();
-}
-
 fn main() {
     let runs = env_u64("DSR_BENCH_RUNS", 5).max(1);
     let cold = std::env::var_os("DSR_BENCH_COLD").is_some_and(|v| v == "1");
@@ -177,37 +130,21 @@ fn main() {
     {
         let decoded: u64 = streams.iter().map(|s| s.decoded).sum();
         let compressed: u64 = streams.iter().map(|s| s.size).sum();
-        let files: Vec<File> = streams.iter().map(|s| File::open(&s.path).unwrap()).collect();
-        let dst: Vec<Arc<GpuBuffer>> = streams
-            .iter()
-            .map(|s| {
-                Arc::new(
-                    ctx.create_buffer(s.decoded.next_multiple_of(4), MemoryKind::DeviceLocal, "e2e dst")
-                        .unwrap(),
-                )
-            })
-            .collect();
-        let mut base = Baseline {
-            staging: streams
-                .iter()
-                .map(|s| ctx.create_buffer(s.decoded, MemoryKind::Upload, "e2e staging").unwrap())
-                .collect(),
-            compressed: streams.iter().map(|s| vec![0u8; s.size as usize]).collect(),
-            decoded: streams.iter().map(|s| vec![0u8; s.decoded as usize]).collect(),
-        };
+        let pipeline = Pipeline::new(&rt, &streams, true).unwrap();
+        let mut base = Baseline::new(&streams, Some(&ctx)).unwrap();
         let drop_cache = || {
             if cold {
-                for f in &files {
-                    let _ = drop_page_cache(&std::fs::File::open(f.path().unwrap()).unwrap());
+                for s in &streams {
+                    let _ = drop_page_cache(&std::fs::File::open(&s.path).unwrap());
                 }
             }
         };
-        // Warm up both (page cache, pipelines, allocations) and verify the pipeline's output.
-        run_baseline(&ctx, &streams, &dst, &mut base);
-        run_pipeline(&rt, &files, &streams, &dst);
-        for (i, d) in dst.iter().enumerate() {
-            let got = ctx.download_bytes(d.whole()).unwrap();
-            assert!(got[..base.decoded[i].len()] == base.decoded[i][..], "{name}: stream {i} differs");
+        // Warm up both (page cache, pipelines, allocations) and verify the pipeline's output
+        // (its own destinations, poisoned when created) against the CPU decoder's.
+        base.run().unwrap();
+        pipeline.run().unwrap();
+        for i in 0..streams.len() {
+            assert!(pipeline.delivered(i).unwrap() == base.decoded(i), "{name}: stream {i} differs");
         }
         let time = |f: &mut dyn FnMut()| -> Vec<f64> {
             (0..runs)
@@ -219,10 +156,10 @@ fn main() {
                 })
                 .collect()
         };
-        let b = time(&mut || run_baseline(&ctx, &streams, &dst, &mut base));
-        let p = time(&mut || run_pipeline(&rt, &files, &streams, &dst));
-        let (bm, bl, bh) = stats(&b, decoded);
-        let (pm, pl, ph) = stats(&p, decoded);
+        let b = time(&mut || base.run().unwrap());
+        let p = time(&mut || pipeline.run().unwrap());
+        let (bm, bl, bh) = gbps(&b, decoded);
+        let (pm, pl, ph) = gbps(&p, decoded);
         let label = format!(
             "{name}: {} streams, {:.1} MB -> {:.1} MB",
             streams.len(),

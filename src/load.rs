@@ -15,7 +15,7 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// Where `dsr load` delivers the bytes.
+/// Where `dsr load` (and `dsr bench e2e`) deliver the bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Dest {
     /// A host buffer.

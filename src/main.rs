@@ -9,6 +9,8 @@
 //! OUTPUT behind.
 
 mod bench;
+mod chart;
+mod e2e;
 mod load;
 
 use clap::{Args, Parser, Subcommand};
@@ -42,7 +44,8 @@ enum Command {
     /// Load a file range through a streaming queue into host or GPU memory, read it back and
     /// print its SHA-256 and the throughput.
     Load(load::LoadArgs),
-    /// Measure: `dsr bench decode [--backend cpu,vulkan,wgpu] [--runs N] [--json] FILES...`.
+    /// Measure any files: `decode` (decode alone, every backend) or `e2e` (file -> host or GPU
+    /// memory through the streaming pipeline); a table, `--json` rows, `--chart PATH.svg`.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
 }
