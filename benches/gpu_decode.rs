@@ -133,6 +133,12 @@ fn measure(
         let poison = vec![0xA5u8; data.decoded];
         for kernel in ctx.decode_kernels() {
             let job = ctx.prepare_decode(&data.page_jobs(), &poison)?;
+            if kernel == ds_runtime::vulkan::DRIVER_DECODE && !job.driver_aligned() {
+                println!(
+                    "note: {kernel} skipped: this data's layout has destinations that are not 4-byte aligned"
+                );
+                continue;
+            }
             let value = ctx.submit_decode_with(&job, kernel)?; // warm-up
             ctx.wait(value, Duration::MAX)?;
             if std::env::var_os("DSR_BENCH_VERIFY").is_some_and(|v| v == "0") {

@@ -232,6 +232,15 @@ fn info() -> Result<(), String> {
                     yes_no(d.ext_memory_decompression),
                     yes_no(d.ext_external_memory_host)
                 );
+                if d.gdeflate_memory_decompression {
+                    println!(
+                        "      driver GDeflate decompression: yes (decode method `{}`; it checks nothing inside \
+                         a page, so only when asked: DSR_DECODE_KERNEL={} or {})",
+                        vulkan::DRIVER_DECODE,
+                        vulkan::DRIVER_DECODE,
+                        vulkan::AUTO_UNCHECKED
+                    );
+                }
                 match (d.unusable_reason(), picked == Some(*index)) {
                     (Some(why), _) => println!("      not usable by the runtime: {why}"),
                     (None, true) => println!("      usable; --backend vulkan uses this device"),

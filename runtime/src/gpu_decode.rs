@@ -22,6 +22,23 @@ use std::fmt;
 /// the variants on one device; every GPU backend honours it.
 pub const DECODE_KERNEL_ENV: &str = "DSR_DECODE_KERNEL";
 
+/// Name of the Vulkan driver's decode method (`VK_NV_memory_decompression`, GDeflate 1.0),
+/// which the ash core lists among its decode methods where the device has it. It checks
+/// nothing inside a page (see `vulkan::decode`). Backends that cannot run it (wgpu) treat it
+/// in [`DECODE_KERNEL_ENV`] like `auto`.
+pub const DRIVER_DECODE: &str = "nv_memory_decompression";
+
+/// [`DECODE_KERNEL_ENV`] value that lets the ash core choose its decode method by measurement
+/// among every method of the device, the driver's unchecked one included; `auto` (like unset)
+/// keeps the checking kernel. Backends without a choice to measure treat both like unset.
+pub const AUTO_UNCHECKED: &str = "auto-unchecked";
+
+/// Whether a [`DECODE_KERNEL_ENV`] value leaves the kernel choice to the backend (`auto`,
+/// [`AUTO_UNCHECKED`], or the driver's method on a backend that only runs kernels).
+pub fn is_automatic_kernel_choice(value: &str) -> bool {
+    matches!(value, "auto" | AUTO_UNCHECKED | DRIVER_DECODE)
+}
+
 /// One page to decode: its bytes and where its decoded bytes go.
 #[derive(Debug, Clone, Copy)]
 pub struct PageJob<'a> {

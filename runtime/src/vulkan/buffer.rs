@@ -46,6 +46,9 @@ pub(crate) struct BufferInner {
     allocation: Mutex<Option<Allocation>>,
     /// Timeline value of the last submission that uses this buffer (0: none).
     pub(crate) last_use: AtomicU64,
+    /// The buffer's device address, or 0 where the context has no device addresses (only the
+    /// driver's decompression uses them).
+    pub(crate) address: u64,
     /// Imported host memory (`host_import.rs`) instead of an allocation: the memory object,
     /// freed on drop, and the owner of the host pages, dropped after it.
     imported: Option<(vk::DeviceMemory, Arc<dyn std::any::Any + Send + Sync>)>,
@@ -68,6 +71,7 @@ impl BufferInner {
             kind: MemoryKind::Upload,
             allocation: Mutex::new(None),
             last_use: AtomicU64::new(0),
+            address: 0,
             imported: Some((memory, keep_alive)),
         }
     }
@@ -225,22 +229,27 @@ impl VulkanContext {
             return Err(VulkanError::InvalidArgument("buffers cannot be empty".into()));
         }
         let shared = &self.shared;
-        let usage = vk::BufferUsageFlags::STORAGE_BUFFER
+        let mut usage = vk::BufferUsageFlags::STORAGE_BUFFER
             | vk::BufferUsageFlags::UNIFORM_BUFFER
             | vk::BufferUsageFlags::TRANSFER_SRC
             | vk::BufferUsageFlags::TRANSFER_DST;
+        let addressed = self.features().buffer_device_address;
+        if addressed {
+            usage |= vk::BufferUsageFlags::SHADER_DEVICE_ADDRESS;
+        }
         let info =
             vk::BufferCreateInfo::default().size(size).usage(usage).sharing_mode(vk::SharingMode::EXCLUSIVE);
         // SAFETY: valid device and create info; the buffer is owned by the `BufferInner` built
         // right after, whose drop destroys it.
         let buffer = unsafe { shared.device.create_buffer(&info, None) }.map_err(vk_err("vkCreateBuffer"))?;
-        let inner = BufferInner {
+        let mut inner = BufferInner {
             shared: Arc::clone(shared),
             buffer,
             size,
             kind,
             allocation: Mutex::new(None),
             last_use: AtomicU64::new(0),
+            address: 0,
             imported: None,
         };
         // SAFETY: `buffer` is a valid buffer of the device.
@@ -265,6 +274,13 @@ impl VulkanContext {
         // `inner` is dropped, after the buffer is destroyed.
         unsafe { shared.device.bind_buffer_memory(buffer, memory, offset) }
             .map_err(vk_err("vkBindBufferMemory"))?;
+        if addressed {
+            let info = vk::BufferDeviceAddressInfo::default().buffer(buffer);
+            // SAFETY: `buffer` was created with SHADER_DEVICE_ADDRESS usage on a device with
+            // `bufferDeviceAddress` enabled, and is bound to memory allocated with the device
+            // address flag (gpu-allocator's `buffer_device_address`, set for such contexts).
+            inner.address = unsafe { shared.device.get_buffer_device_address(&info) };
+        }
         Ok(GpuBuffer { inner: Arc::new(inner) })
     }
 }

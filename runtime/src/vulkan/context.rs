@@ -40,6 +40,12 @@ pub struct DeviceFeatures {
     pub subgroup_size_control: bool,
     /// `computeFullSubgroups` (Vulkan 1.3).
     pub compute_full_subgroups: bool,
+    /// `bufferDeviceAddress` (Vulkan 1.2): needed by the driver's decompression method, which
+    /// takes device addresses.
+    pub buffer_device_address: bool,
+    /// `memoryDecompression` of `VK_NV_memory_decompression` (with its extension enabled): the
+    /// driver's GDeflate decompression, a second decode method (`vulkan::decode`).
+    pub memory_decompression: bool,
 }
 
 impl DeviceFeatures {
@@ -50,7 +56,7 @@ impl DeviceFeatures {
         a.iter().zip(b).all(|(&x, y)| !x || y)
     }
 
-    fn as_array(&self) -> [bool; 7] {
+    fn as_array(&self) -> [bool; 9] {
         [
             self.timeline_semaphore,
             self.shader_int8,
@@ -59,6 +65,8 @@ impl DeviceFeatures {
             self.storage_buffer_16bit_access,
             self.subgroup_size_control,
             self.compute_full_subgroups,
+            self.buffer_device_address,
+            self.memory_decompression,
         ]
     }
 }
@@ -170,6 +178,11 @@ pub struct VulkanContext {
     /// `minImportedHostPointerAlignment` when `VK_EXT_external_memory_host` is enabled (created
     /// devices that have it), else 0: see `host_import.rs`.
     pub(crate) host_import_alignment: u64,
+    /// `VK_NV_memory_decompression`'s commands, when the context enabled it (features
+    /// `memory_decompression` and `buffer_device_address`): the driver decode method.
+    pub(crate) memory_decompression: Option<ash::nv::memory_decompression::Device>,
+    /// The decode method [`Self::decode_kernel`] chose, once asked (`vulkan::decode`).
+    pub(crate) decode_choice: std::sync::OnceLock<super::DecodeChoice>,
 }
 
 impl std::fmt::Debug for VulkanContext {
@@ -323,7 +336,8 @@ impl VulkanContext {
             device: shared.device.clone(),
             physical_device,
             debug_settings: AllocatorDebugSettings::default(),
-            buffer_device_address: false,
+            // Device addresses only where the driver's decompression takes them.
+            buffer_device_address: features.buffer_device_address,
             allocation_sizes: AllocationSizes::default(),
         })?;
         *lock(&shared.allocator) = Some(allocator);
@@ -357,7 +371,13 @@ impl VulkanContext {
             pipeline_cache: vk::PipelineCache::null(),
             pipelines: Vec::new(),
             host_import_alignment: 0,
+            memory_decompression: None,
+            decode_choice: std::sync::OnceLock::new(),
         };
+        if features.memory_decompression && features.buffer_device_address {
+            ctx.memory_decompression =
+                Some(ash::nv::memory_decompression::Device::new(&ctx.shared.instance, &ctx.shared.device));
+        }
         let device = &ctx.shared.device;
 
         let pool_info = vk::CommandPoolCreateInfo::default()
@@ -520,8 +540,11 @@ fn create_device(
     let family =
         u32::try_from(family).map_err(|_| VulkanError::NoDevice { why: "queue family index".into() })?;
 
-    // Enable exactly what is supported of the optional features; timeline is required.
-    let f = info.features;
+    // Enable exactly what is supported of the optional features; timeline is required. The
+    // driver's decompression (and the device addresses it takes) only where it does GDeflate.
+    let mut f = info.features;
+    f.memory_decompression &= info.gdeflate_memory_decompression;
+    f.buffer_device_address &= info.gdeflate_memory_decompression;
     debug_assert!(f.timeline_semaphore && info.api_version.0 >= MIN_API);
     let mut v11 = vk::PhysicalDeviceVulkan11Features::default()
         .storage_buffer16_bit_access(f.storage_buffer_16bit_access);
@@ -529,7 +552,8 @@ fn create_device(
         .timeline_semaphore(true)
         .shader_int8(f.shader_int8)
         .storage_buffer8_bit_access(f.storage_buffer_8bit_access)
-        .uniform_and_storage_buffer8_bit_access(f.uniform_and_storage_buffer_8bit_access);
+        .uniform_and_storage_buffer8_bit_access(f.uniform_and_storage_buffer_8bit_access)
+        .buffer_device_address(f.buffer_device_address);
     let mut v13 = vk::PhysicalDeviceVulkan13Features::default()
         .subgroup_size_control(f.subgroup_size_control)
         .compute_full_subgroups(f.compute_full_subgroups);
@@ -544,10 +568,22 @@ fn create_device(
     if f.subgroup_size_control || f.compute_full_subgroups {
         create = create.push_next(&mut v13);
     }
+    let mut decompression =
+        vk::PhysicalDeviceMemoryDecompressionFeaturesNV::default().memory_decompression(true);
+    if f.memory_decompression {
+        create = create.push_next(&mut decompression);
+    }
     // VK_EXT_external_memory_host where present: the streaming pipeline imports its staging
     // ring so the GPU reads the memory the I/O engine writes (host_import.rs).
-    let extensions = [ash::ext::external_memory_host::NAME.as_ptr()];
-    create = create.enabled_extension_names(&extensions[..usize::from(info.ext_external_memory_host)]);
+    // VK_NV_memory_decompression where it does GDeflate: the second decode method.
+    let mut extensions = Vec::new();
+    if info.ext_external_memory_host {
+        extensions.push(ash::ext::external_memory_host::NAME.as_ptr());
+    }
+    if f.memory_decompression {
+        extensions.push(ash::nv::memory_decompression::NAME.as_ptr());
+    }
+    create = create.enabled_extension_names(&extensions);
     // SAFETY: `pd` belongs to `instance`; every enabled feature and extension is supported
     // (queried above); the chained structs are core in the device's version; pointers outlive
     // the call. The device is handed to `DeviceShared`, whose drop destroys it (nothing here

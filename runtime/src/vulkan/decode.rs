@@ -8,6 +8,18 @@
 //! statuses, and [`status_error`] turns a status into the same [`DecodeErrorKind`] the CPU
 //! decoder reports. [`VulkanContext::gdeflate_decompress`] does all of it for one tile stream.
 //!
+//! Two **decode methods** run a job: the kernels (`gdeflate_decode` and, where the device
+//! runs it, `gdeflate_decode_subgroup`), and, where the driver offers GDeflate through
+//! `VK_NV_memory_decompression`, the driver's own decompression ([`DRIVER_DECODE`]). The
+//! kernels check every page and report the CPU decoder's errors. **The driver's method is for
+//! trusted data only**: the extension reports no errors, and on an H100 (driver 580.159) a
+//! batch of corrupt pages never completed (the queue hung past a 20 s timeout) and pages that
+//! decode to more than their stated size were written past it (`tests/driver_decode.rs`,
+//! `driver_probe`; docs/perf-notes.md). So it is used only when asked for: by name, or with
+//! `DSR_DECODE_KERNEL=auto-unchecked`, which measures it against the kernel on this device and
+//! keeps the faster ([`VulkanContext::decode_method`]). The host-side checks around it
+//! (container, sizes, ranges, 4-byte alignment) are the same as the kernel's.
+//!
 //! Invariants:
 //! - The host never trusts the kernel's output blindly: a status the host cannot map (unknown
 //!   code, or a page the dispatch did not reach) is a [`VulkanError::Internal`], not success.
@@ -23,9 +35,24 @@ use super::context::VulkanContext;
 use super::error::VulkanError;
 use super::submit::Batch;
 use crate::gpu_decode;
+use ash::vk;
 use dsr_gdeflate::{DecodeErrorKind, TileStream};
-use dsr_kernels::{DecodeParams, GDEFLATE_DECODE, TileStatus};
-use std::time::Duration;
+use dsr_kernels::{DecodeParams, GDEFLATE_DECODE, TileDesc, TileStatus};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use crate::gpu_decode::{AUTO_UNCHECKED, DRIVER_DECODE};
+
+/// Which decode method a context uses for whole jobs, and why ([`VulkanContext::decode_method`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodeChoice {
+    /// The method: a decode kernel's name or [`DRIVER_DECODE`].
+    pub method: &'static str,
+    /// Why: the override, the rule, or the measurement.
+    pub why: String,
+    /// What the measurement found (method, GB/s of decoded output), when one was made.
+    pub measured: Vec<(&'static str, f64)>,
+}
 
 // One page to decode: shared with the wgpu backend.
 pub use crate::gpu_decode::PageJob;
@@ -72,6 +99,11 @@ impl Batch<'_> {
     /// [`Self::decode`] with the decode kernel named `kernel` (one of
     /// [`VulkanContext::decode_kernels`]).
     pub fn decode_with(&mut self, b: &DecodeBindings<'_>, kernel: &str) -> Result<&mut Self, VulkanError> {
+        if kernel == DRIVER_DECODE {
+            return Err(VulkanError::InvalidArgument(format!(
+                "`{DRIVER_DECODE}` takes its page table on the host: use Batch::decompress_memory"
+            )));
+        }
         if !self.ctx.decode_kernels().contains(&kernel) {
             return Err(VulkanError::InvalidArgument(format!(
                 "`{kernel}` is not a decode kernel this device runs"
@@ -85,45 +117,246 @@ impl Batch<'_> {
     }
 }
 
+impl Batch<'_> {
+    /// Records the driver's GDeflate decompression ([`DRIVER_DECODE`]) of `tiles` (offsets
+    /// relative to the slices, as for [`DecodeBindings`]): each page's `src_size` bytes to its
+    /// `dst_size` bytes. Checked here: the context has the method, both slices are its own,
+    /// every range lies inside its slice and every address is 4-byte aligned (the extension's
+    /// rules). Pages with nothing to write are left out. The driver reports no errors.
+    pub fn decompress_memory(
+        &mut self,
+        src: BufferSlice<'_>,
+        dst: BufferSlice<'_>,
+        tiles: &[TileDesc],
+    ) -> Result<&mut Self, VulkanError> {
+        if self.ctx.memory_decompression.is_none() {
+            return Err(VulkanError::Unsupported {
+                what: "the driver's GDeflate decompression",
+                why: format!(
+                    "{} has no VK_NV_memory_decompression with GDeflate enabled here",
+                    self.ctx.info.name
+                ),
+            });
+        }
+        self.ctx.check_own(&src)?;
+        self.ctx.check_own(&dst)?;
+        let (src_base, dst_base) = (src.buffer.inner.address, dst.buffer.inner.address);
+        if src_base == 0 || dst_base == 0 {
+            return Err(VulkanError::InvalidArgument("the buffers have no device address".into()));
+        }
+        let mut regions = Vec::with_capacity(tiles.len());
+        for (i, t) in tiles.iter().enumerate() {
+            let inside = |offset: u32, size: u32, slice: &BufferSlice<'_>| {
+                u64::from(offset) + u64::from(size) <= slice.size()
+            };
+            if !inside(t.src_offset, t.src_size, &src) || !inside(t.dst_offset, t.dst_size, &dst) {
+                return Err(VulkanError::InvalidArgument(format!(
+                    "page {i}: {t:?} lies outside its buffers"
+                )));
+            }
+            let src_address = src_base + src.offset() + u64::from(t.src_offset);
+            let dst_address = dst_base + dst.offset() + u64::from(t.dst_offset);
+            if !src_address.is_multiple_of(4) || !dst_address.is_multiple_of(4) {
+                return Err(VulkanError::InvalidArgument(format!(
+                    "page {i}: the driver's decompression needs 4-byte-aligned source and destination ({t:?})"
+                )));
+            }
+            if t.dst_size == 0 {
+                continue;
+            }
+            regions.push(vk::DecompressMemoryRegionNV {
+                src_address,
+                dst_address,
+                compressed_size: u64::from(t.src_size),
+                decompressed_size: u64::from(t.dst_size),
+                decompression_method: vk::MemoryDecompressionMethodFlagsNV::GDEFLATE_1_0,
+            });
+        }
+        self.push(super::submit::Cmd::DecompressMemory {
+            src: Arc::clone(&src.buffer.inner),
+            dst: Arc::clone(&dst.buffer.inner),
+            regions,
+        });
+        Ok(self)
+    }
+}
+
 /// The environment variable that overrides the decode kernel (shared with the wgpu backend).
 pub use crate::gpu_decode::DECODE_KERNEL_ENV;
 
 impl VulkanContext {
-    /// The decode kernel this context dispatches: `$DSR_DECODE_KERNEL` when set (it must name
-    /// a decode kernel the device runs), else the subgroup variant where the device runs it
-    /// (subgroup size 32 with ballot, arithmetic and shuffle: NVIDIA, for one), else the
-    /// workgroup-memory kernel, which runs everywhere.
+    /// The decode kernel this context dispatches for [`Batch::decode`] (the streaming
+    /// pipeline): `$DSR_DECODE_KERNEL` when it names a decode kernel the device runs, else
+    /// the subgroup variant where the device runs it (subgroup size 32 with ballot, arithmetic
+    /// and shuffle: NVIDIA, for one), else the workgroup-memory kernel, which runs everywhere.
+    /// `$DSR_DECODE_KERNEL` naming anything else than a method of this device
+    /// ([`Self::decode_kernels`], `auto`, [`AUTO_UNCHECKED`]) is an error.
     pub fn decode_kernel(&self) -> Result<&'static str, VulkanError> {
-        let runs = self.decode_kernels();
-        if let Some(name) = std::env::var_os(DECODE_KERNEL_ENV) {
-            let name = name.to_string_lossy();
-            return runs.iter().copied().find(|k| *k == name).ok_or_else(|| {
-                VulkanError::InvalidArgument(format!(
-                    "{DECODE_KERNEL_ENV}={name}: not a decode kernel this device runs ({})",
-                    runs.join(", ")
-                ))
-            });
+        match self.decode_override()? {
+            Some(name) if name != DRIVER_DECODE && name != AUTO_UNCHECKED => Ok(name),
+            _ => Ok(self.rule_kernel()),
         }
-        // The subgroup variant is listed last when the device runs it.
-        Ok(runs.last().copied().unwrap_or(GDEFLATE_DECODE.name))
     }
 
-    /// The decode kernels this device runs: `gdeflate_decode`, then
-    /// `gdeflate_decode_subgroup` where the device runs it.
+    /// The subgroup variant where the device runs it, else the workgroup-memory kernel.
+    fn rule_kernel(&self) -> &'static str {
+        let sub = dsr_kernels::GDEFLATE_DECODE_SUBGROUP.name;
+        if self.pipeline(sub).is_some() { sub } else { GDEFLATE_DECODE.name }
+    }
+
+    /// `$DSR_DECODE_KERNEL`: `Ok(None)` when unset or `auto`, `Ok(Some(AUTO_UNCHECKED))`, or a
+    /// method of this device.
+    fn decode_override(&self) -> Result<Option<&'static str>, VulkanError> {
+        let Some(name) = std::env::var_os(DECODE_KERNEL_ENV) else { return Ok(None) };
+        let name = name.to_string_lossy();
+        if name == "auto" {
+            return Ok(None);
+        }
+        if name == AUTO_UNCHECKED {
+            return Ok(Some(AUTO_UNCHECKED));
+        }
+        let runs = self.decode_kernels();
+        runs.iter().copied().find(|k| *k == name).map(Some).ok_or_else(|| {
+            VulkanError::InvalidArgument(format!(
+                "{DECODE_KERNEL_ENV}={name}: not a decode method this device runs ({}, auto, {AUTO_UNCHECKED})",
+                runs.join(", ")
+            ))
+        })
+    }
+
+    /// The decode method whole jobs use ([`Self::submit_decode`],
+    /// [`Self::gdeflate_decompress`]), chosen once per context: `$DSR_DECODE_KERNEL` when it
+    /// names a method; with [`AUTO_UNCHECKED`], the fastest of the kernel and the driver's
+    /// method measured here on a synthetic job (the driver's only where the device has it);
+    /// otherwise (`auto`, the default) the kernel of [`Self::decode_kernel`], which checks every
+    /// page.
+    pub fn decode_method(&self) -> Result<&DecodeChoice, VulkanError> {
+        let over = self.decode_override()?;
+        Ok(self.decode_choice.get_or_init(|| match over {
+            Some(AUTO_UNCHECKED) => {
+                let kernel = self.rule_kernel();
+                if self.memory_decompression.is_none() {
+                    return DecodeChoice {
+                        method: kernel,
+                        why: format!("{AUTO_UNCHECKED}: the device has no driver decompression"),
+                        measured: Vec::new(),
+                    };
+                }
+                match self.measure_methods(&[kernel, DRIVER_DECODE]) {
+                    Ok(measured) => {
+                        let best = measured.iter().max_by(|a, b| a.1.total_cmp(&b.1)).map_or(kernel, |m| m.0);
+                        DecodeChoice {
+                            method: best,
+                            why: format!("{AUTO_UNCHECKED}: fastest measured here"),
+                            measured,
+                        }
+                    }
+                    Err(e) => DecodeChoice {
+                        method: kernel,
+                        why: format!("{AUTO_UNCHECKED}: measurement failed ({e}); the kernel"),
+                        measured: Vec::new(),
+                    },
+                }
+            }
+            Some(name) => DecodeChoice {
+                method: name,
+                why: format!("{DECODE_KERNEL_ENV}={name}"),
+                measured: Vec::new(),
+            },
+            None => DecodeChoice {
+                method: self.rule_kernel(),
+                why: "the kernel (checks every page)".into(),
+                measured: Vec::new(),
+            },
+        }))
+    }
+
+    /// GB/s of decoded output of each of `methods` on a synthetic job (16 MiB of text-like
+    /// data at level 1), runs interleaved so that clock changes affect all alike; best of 5.
+    fn measure_methods(&self, methods: &[&'static str]) -> Result<Vec<(&'static str, f64)>, VulkanError> {
+        let data = calibration_data(1 << 20);
+        let stream = dsr_gdeflate::compress(&data, dsr_gdeflate::Level::FASTEST, 0)
+            .map_err(|e| VulkanError::Internal(format!("calibration data: {e}")))?;
+        let ts = TileStream::parse(&stream)
+            .map_err(|e| VulkanError::Internal(format!("calibration data: {e}")))?;
+        let one = gpu_decode::stream_pages(&ts);
+        const COPIES: u64 = 16;
+        let len = data.len() as u64;
+        let pages: Vec<PageJob<'_>> = (0..COPIES)
+            .flat_map(|c| one.iter().map(move |p| PageJob { dst_offset: p.dst_offset + c * len, ..*p }))
+            .collect();
+        let job = self.prepare_decode_uninit(&pages, data.len() * COPIES as usize)?;
+        let mut best = vec![f64::INFINITY; methods.len()];
+        for round in 0..6 {
+            for (i, m) in methods.iter().enumerate() {
+                let start = Instant::now();
+                let value = self.submit_decode_with(&job, m)?;
+                self.wait(value, Duration::from_secs(10))?;
+                if round > 0 {
+                    best[i] = best[i].min(start.elapsed().as_secs_f64());
+                }
+            }
+        }
+        Ok(methods.iter().zip(best).map(|(m, t)| (*m, job.decoded_bytes() as f64 / t / 1e9)).collect())
+    }
+
+    /// The decode methods this device runs: `gdeflate_decode`, then
+    /// `gdeflate_decode_subgroup` where the device runs it, then [`DRIVER_DECODE`] where the
+    /// context enabled the driver's GDeflate decompression.
     pub fn decode_kernels(&self) -> Vec<&'static str> {
-        [GDEFLATE_DECODE.name, dsr_kernels::GDEFLATE_DECODE_SUBGROUP.name]
+        let mut runs: Vec<_> = [GDEFLATE_DECODE.name, dsr_kernels::GDEFLATE_DECODE_SUBGROUP.name]
             .into_iter()
             .filter(|k| self.pipeline(k).is_some())
-            .collect()
+            .collect();
+        if self.memory_decompression.is_some() {
+            runs.push(DRIVER_DECODE);
+        }
+        runs
     }
 
-    /// [`Self::submit_decode`] with the decode kernel named `kernel` (one of
-    /// [`Self::decode_kernels`]), e.g. to compare the variants.
+    /// [`Self::submit_decode`] with the decode method named `kernel` (one of
+    /// [`Self::decode_kernels`]), e.g. to compare them. The driver's method marks every page
+    /// OK: it reports no errors.
     pub fn submit_decode_with(&self, job: &DecodeJob, kernel: &str) -> Result<u64, VulkanError> {
         let mut batch = self.batch();
-        batch.decode_with(&job.bindings(), kernel)?;
+        if kernel == DRIVER_DECODE {
+            let ok = job.ok_status.as_ref().ok_or_else(|| VulkanError::Unsupported {
+                what: "the driver's GDeflate decompression",
+                why: format!(
+                    "{} has no VK_NV_memory_decompression with GDeflate enabled here",
+                    self.info.name
+                ),
+            })?;
+            batch.copy(ok.whole(), job.status.whole())?;
+            batch.independent(true).decompress_memory(job.src.whole(), job.dst.whole(), &job.tiles_host)?;
+        } else {
+            batch.decode_with(&job.bindings(), kernel)?;
+        }
         batch.submit()
     }
+}
+
+/// Deterministic text-like bytes (words from a small vocabulary, spaces, numbers): compresses
+/// about as well as source code or JSON, so the measurement sees typical matches and literals.
+fn calibration_data(len: usize) -> Vec<u8> {
+    const WORDS: [&str; 16] = [
+        "the", "asset", "texture", "stream", "queue", "request", "{\"id\":", "0x7f3a", "mesh", "fn",
+        "return", "value", "buffer", "GPU", "=>", "\n    ",
+    ];
+    let mut out = Vec::with_capacity(len + 16);
+    let mut x: u32 = 0x9E37_79B9;
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        out.extend_from_slice(WORDS[(x % 16) as usize].as_bytes());
+        if x & 0x300 == 0 {
+            out.extend_from_slice(format!("{}", x >> 20).as_bytes());
+        }
+        out.push(b' ');
+    }
+    out.truncate(len);
+    out
 }
 
 /// Pages resident on the device, ready to be decoded (any number of times).
@@ -138,6 +371,13 @@ pub struct DecodeJob {
     decoded_bytes: u64,
     /// Length of the caller's destination (the buffer is rounded up to whole words).
     dst_len: usize,
+    /// The descriptors, for the driver's method (which takes its regions on the host).
+    tiles_host: Vec<TileDesc>,
+    /// Every page's status `STATUS_OK`, copied over the statuses by the driver's method (which
+    /// reports none); only on contexts that have it.
+    ok_status: Option<GpuBuffer>,
+    /// Every page's source and destination are 4-byte aligned, as the driver's method needs.
+    driver_aligned: bool,
 }
 
 impl std::fmt::Debug for DecodeJob {
@@ -169,6 +409,13 @@ impl DecodeJob {
     /// The destination buffer.
     pub fn destination(&self) -> &GpuBuffer {
         &self.dst
+    }
+
+    /// Whether the driver's method ([`DRIVER_DECODE`]) can take this job: every page's
+    /// destination is 4-byte aligned (sources always are). [`VulkanContext::submit_decode`]
+    /// decodes other jobs with the kernel even where the driver's method was chosen.
+    pub fn driver_aligned(&self) -> bool {
+        self.driver_aligned
     }
 
     /// The job's buffers as [`DecodeBindings`].
@@ -226,6 +473,14 @@ impl VulkanContext {
             self.create_buffer(size_of::<DecodeParams>() as u64, MemoryKind::Upload, "decode params")?;
         params_buffer.write(0, bytemuck::bytes_of(&params))?;
         let status_init = vec![TileStatus::default(); pages.len()];
+        let ok_status = match self.memory_decompression {
+            Some(_) => {
+                let ok =
+                    TileStatus { code: dsr_kernels::gdeflate_decode::STATUS_OK, ..TileStatus::default() };
+                Some(self.upload_bytes(bytemuck::cast_slice(&vec![ok; pages.len()]), "decode ok status")?)
+            }
+            None => None,
+        };
         Ok(DecodeJob {
             params: params_buffer,
             tiles: self.upload_bytes(bytemuck::cast_slice(&packed.tiles), "decode tiles")?,
@@ -236,16 +491,21 @@ impl VulkanContext {
             src_bytes: packed.src_bytes,
             decoded_bytes: packed.decoded_bytes,
             dst_len,
+            driver_aligned: packed.tiles.iter().all(|t| t.dst_offset.is_multiple_of(4)),
+            tiles_host: packed.tiles,
+            ok_status,
         })
     }
 
-    /// Dispatches the decode of every page of `job`; returns the timeline value that signals
-    /// completion. Statuses start zeroed (`STATUS_NOT_RUN`) when the job is prepared, and every
-    /// dispatch rewrites the status of each page it decodes.
+    /// Decodes every page of `job` with the context's [`decode_method`](Self::decode_method);
+    /// returns the timeline value that signals completion. Statuses start zeroed
+    /// (`STATUS_NOT_RUN`) when the job is prepared, and every decode rewrites the status of
+    /// each page it decodes.
     pub fn submit_decode(&self, job: &DecodeJob) -> Result<u64, VulkanError> {
-        let mut batch = self.batch();
-        batch.decode(&job.bindings())?;
-        batch.submit()
+        match self.decode_method()?.method {
+            DRIVER_DECODE if !job.driver_aligned => self.submit_decode_with(job, self.rule_kernel()),
+            method => self.submit_decode_with(job, method),
+        }
     }
 
     /// After the decode completed: the destination bytes (the `dst_init` length) and one

@@ -45,7 +45,10 @@ mod submit;
 pub use ash;
 pub use buffer::{BufferSlice, GpuBuffer, MemoryKind};
 pub use context::{AdoptDesc, ContextOptions, DeviceFeatures, VulkanContext};
-pub use decode::{DECODE_KERNEL_ENV, DecodeBindings, DecodeJob, PageJob, status_error};
+pub use decode::{
+    AUTO_UNCHECKED, DECODE_KERNEL_ENV, DRIVER_DECODE, DecodeBindings, DecodeChoice, DecodeJob, PageJob,
+    status_error,
+};
 pub use dsr_kernels;
 pub use error::VulkanError;
 pub use image::{GpuImage, ImageDesc, ImageRegion, texel_block};

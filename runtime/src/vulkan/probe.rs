@@ -118,6 +118,10 @@ pub struct DeviceInfo {
     pub nv_memory_decompression: bool,
     /// `VK_EXT_memory_decompression` is available.
     pub ext_memory_decompression: bool,
+    /// The driver decompresses GDeflate 1.0 (`VK_NV_memory_decompression` with its
+    /// `memoryDecompression` feature and the GDeflate method, and `bufferDeviceAddress`): the
+    /// second decode method a created context enables (`vulkan::decode`).
+    pub gdeflate_memory_decompression: bool,
     /// `VK_EXT_external_memory_host` is available (staging rings can be imported).
     pub ext_external_memory_host: bool,
 }
@@ -247,7 +251,8 @@ pub(crate) fn query_device(
     // supported by the device (checked above) and lives until the call returns.
     unsafe { instance.get_physical_device_properties2(pd, &mut props2) };
 
-    let features = supported_features(instance, pd, api);
+    let nv_memory_decompression = has_ext(ash::nv::memory_decompression::NAME);
+    let features = supported_features(instance, pd, api, nv_memory_decompression);
     let is_12 = api >= vk::API_VERSION_1_2;
     Ok(DeviceInfo {
         index,
@@ -271,7 +276,11 @@ pub(crate) fn query_device(
             ),
         has_compute_queue: queues.iter().any(|q| q.queue_flags.contains(vk::QueueFlags::COMPUTE)),
         features,
-        nv_memory_decompression: has_ext(ash::nv::memory_decompression::NAME),
+        nv_memory_decompression,
+        gdeflate_memory_decompression: nv_memory_decompression
+            && features.memory_decompression
+            && features.buffer_device_address
+            && gdeflate_method(instance, pd),
         ext_memory_decompression: has_ext(EXT_MEMORY_DECOMPRESSION),
         ext_external_memory_host: has_ext(ash::ext::external_memory_host::NAME),
     })
@@ -283,6 +292,7 @@ pub(crate) fn supported_features(
     instance: &ash::Instance,
     pd: vk::PhysicalDevice,
     api: u32,
+    nv_memory_decompression: bool,
 ) -> super::DeviceFeatures {
     if api < vk::API_VERSION_1_2 {
         return super::DeviceFeatures::default();
@@ -294,8 +304,13 @@ pub(crate) fn supported_features(
     if api >= vk::API_VERSION_1_3 {
         f2 = f2.push_next(&mut v13);
     }
+    let mut decompression = vk::PhysicalDeviceMemoryDecompressionFeaturesNV::default();
+    if nv_memory_decompression {
+        f2 = f2.push_next(&mut decompression);
+    }
     // SAFETY: `pd` belongs to `instance` (1.1+); the chained structs are core in the device's
-    // version (1.3 only chained for 1.3 devices) and live until the call returns.
+    // version (1.3 only chained for 1.3 devices) or of an extension the device has, and live
+    // until the call returns.
     unsafe { instance.get_physical_device_features2(pd, &mut f2) };
     super::DeviceFeatures {
         timeline_semaphore: v12.timeline_semaphore == vk::TRUE,
@@ -305,7 +320,20 @@ pub(crate) fn supported_features(
         storage_buffer_16bit_access: v11.storage_buffer16_bit_access == vk::TRUE,
         subgroup_size_control: v13.subgroup_size_control == vk::TRUE,
         compute_full_subgroups: v13.compute_full_subgroups == vk::TRUE,
+        buffer_device_address: v12.buffer_device_address == vk::TRUE,
+        memory_decompression: decompression.memory_decompression == vk::TRUE,
     }
+}
+
+/// Whether the driver's memory decompression offers GDeflate 1.0; call only for devices with
+/// `VK_NV_memory_decompression`.
+fn gdeflate_method(instance: &ash::Instance, pd: vk::PhysicalDevice) -> bool {
+    let mut props = vk::PhysicalDeviceMemoryDecompressionPropertiesNV::default();
+    let mut props2 = vk::PhysicalDeviceProperties2::default().push_next(&mut props);
+    // SAFETY: `pd` belongs to `instance` (1.1+); the chained struct is of an extension the
+    // device has (the caller's contract) and lives until the call returns.
+    unsafe { instance.get_physical_device_properties2(pd, &mut props2) };
+    props.decompression_methods.contains(vk::MemoryDecompressionMethodFlagsNV::GDEFLATE_1_0)
 }
 
 fn c_str(s: Result<&CStr, std::ffi::FromBytesUntilNulError>) -> String {

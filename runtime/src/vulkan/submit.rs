@@ -73,11 +73,36 @@ fn release(
 // to GENERAL (images stay in GENERAL); the copies' regions are checked by
 // `Batch::copy_to_image` / `Batch::copy_from_image`.
 pub(super) enum Cmd {
-    Copy { src: Arc<BufferInner>, dst: Arc<BufferInner>, region: vk::BufferCopy },
-    Dispatch { pipeline: usize, bindings: Vec<(Arc<BufferInner>, u64, u64)>, groups: [u32; 3] },
-    ImageInit { image: Arc<ImageInner> },
-    CopyToImage { src: Arc<BufferInner>, dst: Arc<ImageInner>, region: vk::BufferImageCopy },
-    CopyFromImage { src: Arc<ImageInner>, dst: Arc<BufferInner>, region: vk::BufferImageCopy },
+    Copy {
+        src: Arc<BufferInner>,
+        dst: Arc<BufferInner>,
+        region: vk::BufferCopy,
+    },
+    Dispatch {
+        pipeline: usize,
+        bindings: Vec<(Arc<BufferInner>, u64, u64)>,
+        groups: [u32; 3],
+    },
+    ImageInit {
+        image: Arc<ImageInner>,
+    },
+    CopyToImage {
+        src: Arc<BufferInner>,
+        dst: Arc<ImageInner>,
+        region: vk::BufferImageCopy,
+    },
+    CopyFromImage {
+        src: Arc<ImageInner>,
+        dst: Arc<BufferInner>,
+        region: vk::BufferImageCopy,
+    },
+    /// `vkCmdDecompressMemoryNV` over regions checked by `Batch::decompress_memory` (the
+    /// buffers are held so the addresses stay valid until the batch completes).
+    DecompressMemory {
+        src: Arc<BufferInner>,
+        dst: Arc<BufferInner>,
+        regions: Vec<vk::DecompressMemoryRegionNV>,
+    },
 }
 
 /// A list of GPU commands, recorded into one command buffer by [`Batch::submit`]. Commands
@@ -113,7 +138,7 @@ impl VulkanContext {
         }
     }
 
-    fn check_own(&self, slice: &BufferSlice<'_>) -> Result<(), VulkanError> {
+    pub(super) fn check_own(&self, slice: &BufferSlice<'_>) -> Result<(), VulkanError> {
         if Arc::ptr_eq(&slice.buffer.inner.shared, &self.shared) {
             Ok(())
         } else {
@@ -342,7 +367,9 @@ impl Batch<'_> {
         let mut images = Vec::new();
         for c in self.cmds {
             match c {
-                Cmd::Copy { src, dst, .. } => buffers.extend([src, dst]),
+                Cmd::Copy { src, dst, .. } | Cmd::DecompressMemory { src, dst, .. } => {
+                    buffers.extend([src, dst])
+                }
                 Cmd::Dispatch { bindings, .. } => buffers.extend(bindings.into_iter().map(|(b, _, _)| b)),
                 Cmd::ImageInit { image } => images.push(image),
                 Cmd::CopyToImage { src, dst, .. } => {
@@ -386,6 +413,27 @@ fn barrier(
             cmd,
             vk::PipelineStageFlags::COMPUTE_SHADER | vk::PipelineStageFlags::TRANSFER,
             dst_stage,
+            vk::DependencyFlags::empty(),
+            &barrier,
+            &[],
+            &[],
+        )
+    };
+}
+
+/// Global memory barrier from every command to every command (around the driver's
+/// decompression, which has no stage of its own).
+fn full_barrier(device: &ash::Device, cmd: vk::CommandBuffer) {
+    let barrier = [vk::MemoryBarrier::default()
+        .src_access_mask(vk::AccessFlags::MEMORY_WRITE)
+        .dst_access_mask(vk::AccessFlags::MEMORY_READ | vk::AccessFlags::MEMORY_WRITE)];
+    // SAFETY: `cmd` is in the recording state (callers are inside `record`), externally
+    // synchronised by the state lock.
+    unsafe {
+        device.cmd_pipeline_barrier(
+            cmd,
+            vk::PipelineStageFlags::ALL_COMMANDS,
+            vk::PipelineStageFlags::ALL_COMMANDS,
             vk::DependencyFlags::empty(),
             &barrier,
             &[],
@@ -474,6 +522,19 @@ fn record(
                 // SAFETY: recording state; pipeline and every set bound above; counts checked
                 // against maxComputeWorkGroupCount by `dispatch`.
                 unsafe { device.cmd_dispatch(cmd, groups[0], groups[1], groups[2]) };
+            }
+            Cmd::DecompressMemory { regions, .. } => {
+                let ext = ctx.memory_decompression.as_ref().ok_or_else(|| {
+                    VulkanError::Internal("a decompression was recorded on a context without it".into())
+                })?;
+                // The extension names no pipeline stage of its own (VK_EXT_memory_decompression
+                // added one later): order it against everything, on both sides.
+                full_barrier(device, cmd);
+                // SAFETY: recording state; the extension is enabled (its loader exists only
+                // then); every region lies inside the two buffers the batch holds, with
+                // 4-byte-aligned addresses and the GDeflate method (`Batch::decompress_memory`).
+                unsafe { ext.cmd_decompress_memory(cmd, regions) };
+                full_barrier(device, cmd);
             }
             Cmd::ImageInit { image } => super::image::record_init(device, cmd, image),
             Cmd::CopyToImage { src, dst, region } => {

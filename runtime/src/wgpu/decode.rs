@@ -60,7 +60,10 @@ pub(crate) fn chosen_decode_kernel(
     features: ::wgpu::Features,
     info: &::wgpu::AdapterInfo,
 ) -> Result<&'static KernelInfo, WgpuError> {
-    let env = std::env::var(gpu_decode::DECODE_KERNEL_ENV).ok();
+    // `auto`, `auto-unchecked` and the Vulkan driver's method leave the choice to this backend.
+    let env = std::env::var(gpu_decode::DECODE_KERNEL_ENV)
+        .ok()
+        .filter(|v| !gpu_decode::is_automatic_kernel_choice(v));
     let (name, from) = match (name, env.as_deref()) {
         (Some(n), _) => (n, "decode kernel"),
         (None, Some(n)) => (n, gpu_decode::DECODE_KERNEL_ENV),
