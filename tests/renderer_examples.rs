@@ -106,21 +106,38 @@ fn wgpu_renderer_uncompressed_fallback_renders_the_same_frame() {
     wgpu_renderer(true);
 }
 
-/// The check the renderers rely on rejects a frame that is off by more than the tolerance
-/// anywhere, and a frame with one texel moved.
+/// The check the renderers rely on rejects a frame off by one in an opaque pixel or by two in
+/// a blended one, a quad moved by a pixel and a texture window moved by a texel.
 #[test]
 fn frame_check_rejects_a_changed_pixel() {
     let expected = common::expected_frame(&common::textures(), &common::quads());
-    assert_eq!(common::compare(&expected, &expected), Ok(0));
-    let mut off = expected.clone();
-    off[(100 * common::FRAME as usize + 37) * 4 + 1] ^= 0x10;
+    assert_eq!(common::compare(&expected, &expected.rgba), Ok(0));
+    // Off by one in an opaque pixel: rejected (exact there).
+    let n = common::FRAME as usize;
+    let (x, y) = (37, 100);
+    assert!(!expected.blended[y * n + x]);
+    let mut off = expected.rgba.clone();
+    off[(y * n + x) * 4 + 1] ^= 1;
     let m = common::compare(&expected, &off).unwrap_err();
-    assert_eq!((m.pixels, m.first[0].0, m.first[0].1), (1, 37, 100));
-    // A quad shifted by one pixel changes many pixels.
+    assert_eq!((m.pixels, m.first[0].0, m.first[0].1), (1, x as u32, y as u32));
+    // Off by one in a blended pixel: accepted; by two: rejected.
+    let b = expected.blended.iter().position(|&b| b).expect("the veil blends");
+    let mut off = expected.rgba.clone();
+    off[b * 4] = off[b * 4].wrapping_add(1);
+    assert_eq!(common::compare(&expected, &off), Ok(1));
+    off[b * 4] = off[b * 4].wrapping_add(1);
+    assert_eq!(common::compare(&expected, &off).unwrap_err().pixels, 1);
+    // A quad shifted by one pixel, or a window shifted by one texel, changes many pixels.
     let mut quads = common::quads();
     quads[1].model = glam::Mat4::from_translation(glam::Vec3::X) * quads[1].model;
     let shifted = common::expected_frame(&common::textures(), &quads);
-    assert!(common::compare(&expected, &shifted).unwrap_err().pixels > 10);
+    assert!(common::compare(&expected, &shifted.rgba).unwrap_err().pixels > 10);
+    let mut quads = common::quads();
+    let atlas = quads.len() - 1;
+    let texel = glam::Vec2::new(1.0 / 1024.0, 0.0);
+    quads[atlas].window = [quads[atlas].window[0] + texel, quads[atlas].window[1] + texel];
+    let shifted = common::expected_frame(&common::textures(), &quads);
+    assert!(common::compare(&expected, &shifted.rgba).unwrap_err().pixels > 100);
 }
 
 /// The CPU decoder follows the BC1 specification on a hand-made block (not one of the

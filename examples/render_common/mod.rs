@@ -9,11 +9,13 @@
 //!   [`ds_runtime::pack::PackWriter`], each entry GDeflate-compressed, as BC blocks or (where the
 //!   device cannot sample BC formats) as RGBA8 texels.
 //! - The frame: a few quads placed with glam matrices on a 256×256 target, corners on the
-//!   pixel grid and texels at whole-number scales (1×, 2×, a 90° turn), sampled with nearest
-//!   filtering, so that each pixel centre maps to exactly one texel, well inside it.
+//!   pixel grid and texels at whole-number scales (1×, 2×, a 90° turn; texture windows on
+//!   whole texels), sampled with nearest filtering, so that each pixel centre maps to exactly
+//!   one texel, well inside it.
 //!   [`vertices`] gives both renderers the same clip-space vertex data; [`expected_frame`]
 //!   computes the image the GPU must produce from the decoded texture data (no stored image).
-//! - [`compare`] (pixel check with a tolerance of 1 for the one blended quad's rounding),
+//! - [`compare`] (exact pixel check, with a tolerance of 1 where the blended quad's rounding
+//!   enters),
 //!   [`write_png`], and [`gpu_required`] (`DSR_REQUIRE_GPU=1`: no device is an error).
 //!
 //! Invariant: the scene is the same for both renderers, so their PNGs are identical.
@@ -26,7 +28,8 @@ use std::path::{Path, PathBuf};
 pub const FRAME: u32 = 256;
 /// The clear colour (RGBA8; each value is exact in UNORM8).
 pub const CLEAR: [u8; 4] = [32, 32, 48, 255];
-/// Largest per-channel difference [`compare`] accepts (the blended quad's rounding).
+/// Largest per-channel difference [`compare`] accepts on blended pixels (the blend's
+/// rounding); elsewhere it requires an exact match.
 pub const TOLERANCE: u8 = 1;
 
 /// The one shader of both renderers (WGSL; naga compiles it to SPIR-V for the ash renderer).
@@ -204,8 +207,9 @@ fn generate(
 }
 
 /// The scene's textures: a BC1 checkerboard with a colour gradient (solid blocks), a BC1
-/// "glyph" texture (two colours per block, hashed bit patterns, like text), and a BC3 texture
-/// with stripes of alpha (two alpha values per block) for the blended quad.
+/// "glyph" texture (two colours per block, hashed bit patterns, like text), a BC3 texture
+/// with stripes of alpha (two alpha values per block) for the blended quad, and a large BC1
+/// atlas of glyph lines (a multi-tile GDeflate stream) of which a window is drawn.
 pub fn textures() -> Vec<Texture> {
     let checker = generate("textures/checker", 64, 64, BcFormat::Bc1, |bx, by| {
         // 8×8-texel cells (2×2 blocks), solid.
@@ -232,7 +236,16 @@ pub fn textures() -> Vec<Texture> {
         let alpha_mask = (0..16u16).filter(|i| (i % 4 + i / 4) % 4 < 2).fold(0, |m, i| m | 1 << i);
         TwoToneBlock { c0, c1, color_mask, a0: 255, a1: 200 - (by * 24) as u8, alpha_mask }
     });
-    vec![checker, glyphs, veil]
+    // A 1024×1024 atlas (512 KiB of BC1: eight 64 KiB GDeflate tiles) of glyph-like lines.
+    let atlas = generate("textures/atlas", 1024, 1024, BcFormat::Bc1, |bx, by| {
+        let ink = rgb565(255 - (bx / 2) as u8, 160 + (by % 24 * 4) as u8, (by / 2) as u8);
+        let paper = rgb565(236, 226, 200);
+        // Lines of glyphs two blocks high, one blank block row between lines, short words.
+        let blank = by % 3 == 2 || hash(bx / 5, by / 3, 3).is_multiple_of(4) || bx % 5 == 4;
+        let mask = if blank { 0 } else { hash(bx, by, 5) as u16 & hash(bx, by, 9) as u16 | 0x0100 };
+        TwoToneBlock { c0: paper, c1: ink, color_mask: mask, a0: 255, a1: 255, alpha_mask: 0 }
+    });
+    vec![checker, glyphs, veil, atlas]
 }
 
 /// Decodes BC1/BC3 blocks into RGBA8 texels (row-major), as the Vulkan/D3D specification
@@ -307,12 +320,17 @@ pub struct Quad {
     pub texture: usize,
     /// Unit square → pixels.
     pub model: Mat4,
+    /// The texture window shown: normalised coordinates of its top-left and bottom-right
+    /// corners (the unit square's `(0,0)` and `(1,1)`).
+    pub window: [Vec2; 2],
 }
 
 /// The quads in drawing order: the checkerboard at 2×, the glyphs at 1× and at 2× turned by
-/// 90°, the BC3 veil at 2× blended over the checkerboard's corner and the background.
+/// 90°, the BC3 veil at 2× blended over the checkerboard's corner and the background, the
+/// checkerboard again at 1×, and a 160×64-texel window of the 1024×1024 atlas at 1×.
 pub fn quads() -> Vec<Quad> {
-    let place = |texture: usize, x: f32, y: f32, w: f32, h: f32, turns: f32| {
+    let whole = [Vec2::ZERO, Vec2::ONE];
+    let place = |texture: usize, x: f32, y: f32, w: f32, h: f32, turns: f32, window: [Vec2; 2]| {
         // Scale to the quad's size, turn by `turns` quarter turns about its centre, move so
         // that its (turned) top-left corner lands at (x, y).
         let turned = turns % 2.0 == 1.0;
@@ -321,14 +339,17 @@ pub fn quads() -> Vec<Quad> {
             * Mat4::from_rotation_z(turns * std::f32::consts::FRAC_PI_2)
             * Mat4::from_translation(Vec3::new(-w / 2.0, -h / 2.0, 0.0))
             * Mat4::from_scale(Vec3::new(w, h, 1.0));
-        Quad { texture, model }
+        Quad { texture, model, window }
     };
+    // Atlas texels (400, 600)..(560, 664): whole texels, so each pixel centre maps to one.
+    let atlas = [Vec2::new(400.0, 600.0) / 1024.0, Vec2::new(560.0, 664.0) / 1024.0];
     vec![
-        place(0, 8.0, 8.0, 128.0, 128.0, 0.0),
-        place(1, 144.0, 8.0, 64.0, 32.0, 0.0),
-        place(1, 152.0, 48.0, 128.0, 64.0, 1.0),
-        place(2, 96.0, 104.0, 64.0, 64.0, 0.0),
-        place(0, 8.0, 184.0, 64.0, 64.0, 0.0),
+        place(0, 8.0, 8.0, 128.0, 128.0, 0.0, whole),
+        place(1, 144.0, 8.0, 64.0, 32.0, 0.0, whole),
+        place(1, 152.0, 48.0, 128.0, 64.0, 1.0, whole),
+        place(2, 96.0, 104.0, 64.0, 64.0, 0.0, whole),
+        place(0, 8.0, 184.0, 64.0, 64.0, 0.0, whole),
+        place(3, 88.0, 184.0, 160.0, 64.0, 0.0, atlas),
     ]
 }
 
@@ -347,49 +368,65 @@ pub fn vertices(quads: &[Quad]) -> Vec<[f32; 4]> {
         for &i in &[0usize, 1, 2, 0, 2, 3] {
             let c = corners[i];
             let p = mvp * Vec4::new(c.x, c.y, 0.0, 1.0);
-            out.push([p.x / p.w, p.y / p.w, c.x, c.y]);
+            let uv = q.window[0] + c * (q.window[1] - q.window[0]);
+            out.push([p.x / p.w, p.y / p.w, uv.x, uv.y]);
         }
     }
     out
 }
 
-/// The frame the GPU must render (RGBA8, row-major), computed on the CPU from the decoded
-/// textures: for each pixel centre, each quad in order maps it back to texture coordinates
-/// (the inverse of its matrix), and a covered pixel takes the nearest texel, blended
-/// `src * a + dst * (1 - a)` (colour) over what is there, alpha kept at the clear's 1.0.
-pub fn expected_frame(textures: &[Texture], quads: &[Quad]) -> Vec<u8> {
+/// The frame the GPU must render, computed on the CPU from the decoded textures.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    /// RGBA8 texels, row-major.
+    pub rgba: Vec<u8>,
+    /// Per pixel: whether a translucent texel was blended into it (there the GPU's blend
+    /// rounding may differ by [`TOLERANCE`]; every other pixel must match exactly).
+    pub blended: Vec<bool>,
+}
+
+/// The expected frame: for each pixel centre, each quad in order maps it back to its unit
+/// square (the inverse of its matrix), then into its texture window; a covered pixel takes
+/// the nearest texel, blended `src * a + dst * (1 - a)` (colour) over what is there, alpha
+/// kept at the clear's 1.0.
+pub fn expected_frame(textures: &[Texture], quads: &[Quad]) -> Expected {
     let decoded: Vec<Vec<u8>> = textures.iter().map(Texture::decoded).collect();
     let n = FRAME as usize;
-    let mut frame: Vec<u8> = CLEAR.iter().copied().cycle().take(n * n * 4).collect();
+    let mut rgba: Vec<u8> = CLEAR.iter().copied().cycle().take(n * n * 4).collect();
+    let mut blended = vec![false; n * n];
     for q in quads {
         let inv = q.model.inverse();
         let t = &textures[q.texture];
         let texels = &decoded[q.texture];
         for py in 0..n {
             for px in 0..n {
-                let uv = inv.transform_point3(Vec3::new(px as f32 + 0.5, py as f32 + 0.5, 0.0));
-                if !(0.0..1.0).contains(&uv.x) || !(0.0..1.0).contains(&uv.y) {
+                let local = inv.transform_point3(Vec3::new(px as f32 + 0.5, py as f32 + 0.5, 0.0));
+                if !(0.0..1.0).contains(&local.x) || !(0.0..1.0).contains(&local.y) {
                     continue;
                 }
+                let uv = q.window[0] + Vec2::new(local.x, local.y) * (q.window[1] - q.window[0]);
                 let tx = ((uv.x * t.width as f32) as usize).min(t.width as usize - 1);
                 let ty = ((uv.y * t.height as f32) as usize).min(t.height as usize - 1);
                 let src = &texels[(ty * t.width as usize + tx) * 4..][..4];
-                let dst = &mut frame[(py * n + px) * 4..][..4];
+                let dst = &mut rgba[(py * n + px) * 4..][..4];
                 let a = f32::from(src[3]) / 255.0;
                 for c in 0..3 {
                     let v = f32::from(src[c]) / 255.0 * a + f32::from(dst[c]) / 255.0 * (1.0 - a);
                     dst[c] = (v * 255.0).round() as u8;
                 }
+                if src[3] != 255 {
+                    blended[py * n + px] = true;
+                }
             }
         }
     }
-    frame
+    Expected { rgba, blended }
 }
 
 /// A mismatch between the rendered and the expected frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mismatch {
-    /// Pixels differing by more than [`TOLERANCE`] in some channel.
+    /// Pixels that differ in some channel (by more than [`TOLERANCE`] where blended).
     pub pixels: usize,
     /// The first few: `(x, y, expected, got)`.
     pub first: Vec<(u32, u32, [u8; 4], [u8; 4])>,
@@ -397,7 +434,11 @@ pub struct Mismatch {
 
 impl std::fmt::Display for Mismatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} pixel(s) differ from the expected frame by more than {TOLERANCE}", self.pixels)?;
+        write!(
+            f,
+            "{} pixel(s) differ from the expected frame (exact match required, {TOLERANCE} where blended)",
+            self.pixels
+        )?;
         for (x, y, e, g) in &self.first {
             write!(f, "; ({x},{y}) expected {e:?} got {g:?}")?;
         }
@@ -405,18 +446,18 @@ impl std::fmt::Display for Mismatch {
     }
 }
 
-/// Checks `got` against `expected` (RGBA8 frames), within [`TOLERANCE`] per channel. Returns
-/// the largest channel difference seen.
-pub fn compare(expected: &[u8], got: &[u8]) -> Result<u8, Mismatch> {
-    if expected.len() != got.len() {
-        return Err(Mismatch { pixels: expected.len() / 4, first: Vec::new() });
+/// Checks the RGBA8 frame `got` against `expected`: exactly, except within [`TOLERANCE`] per
+/// channel on blended pixels. Returns the largest channel difference seen.
+pub fn compare(expected: &Expected, got: &[u8]) -> Result<u8, Mismatch> {
+    if expected.rgba.len() != got.len() {
+        return Err(Mismatch { pixels: expected.rgba.len() / 4, first: Vec::new() });
     }
     let mut max = 0u8;
     let mut bad = Mismatch { pixels: 0, first: Vec::new() };
-    for (i, (e, g)) in expected.chunks_exact(4).zip(got.chunks_exact(4)).enumerate() {
+    for (i, (e, g)) in expected.rgba.chunks_exact(4).zip(got.chunks_exact(4)).enumerate() {
         let d = e.iter().zip(g).map(|(a, b)| a.abs_diff(*b)).max().unwrap_or(0);
         max = max.max(d);
-        if d > TOLERANCE {
+        if d > if expected.blended[i] { TOLERANCE } else { 0 } {
             bad.pixels += 1;
             if bad.first.len() < 4 {
                 let i = i as u32;

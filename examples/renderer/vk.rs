@@ -585,7 +585,7 @@ pub fn run(options: &Options) -> Result<Outcome, RenderError> {
         Ok(d) => d,
         Err(m) => {
             let path = options.out.with_extension("expected.png");
-            if common::write_png(&path, &expected).is_ok() {
+            if common::write_png(&path, &expected.rgba).is_ok() {
                 eprintln!("expected frame written to {}", path.display());
             }
             return Err(RenderError::Mismatch(m));
@@ -1170,7 +1170,7 @@ pub fn print(outcome: &Outcome) {
         outcome.timeline_value
     );
     println!(
-        "  checked:  {0}x{0} pixels match the frame computed on the CPU from the textures (largest channel difference {1})",
+        "  checked:  {0}x{0} pixels match the frame computed on the CPU from the textures (exactly; blended pixels within 1: largest difference {1})",
         common::FRAME,
         outcome.max_diff
     );
