@@ -1103,9 +1103,16 @@ fn render(
         .command_buffers(&cmds)
         .push_next(&mut timeline_info)];
     {
-        // The graphics queue is ds-runtime's queue too where there is one family: submit
-        // under the lock both use.
-        let _guard = lock(graphics_lock);
+        // Where there is one family the graphics queue is ds-runtime's queue too: submit
+        // under ds-runtime's queue lock, which is the renderer's own (handed over at
+        // adoption); otherwise under the renderer's lock of its graphics queue.
+        let queue_lock: &Mutex<()> = if separate {
+            graphics_lock
+        } else {
+            debug_assert!(std::ptr::eq(ctx.queue_lock().as_ref(), graphics_lock));
+            ctx.queue_lock()
+        };
+        let _guard = lock(queue_lock);
         // SAFETY: the queue is used under its lock; every handle in `submit` stays live until
         // the fence has signalled (`Frame`'s drop waits for it).
         unsafe { device.queue_submit(graphics_queue, &submit, frame.fence) }
