@@ -25,7 +25,7 @@ use crate::status::{Marker, StatusArray, dsr_status_array};
 use crate::vk::{dsr_image_region, dsr_vk_buffer, dsr_vk_image};
 use crate::{Fail, dsr_result, fill_c_array, guard, handles, read_in, write_out};
 use dsr_core::stream::{
-    Compression, Completion, Destination, HostBuffer, Priority, Queue, QueueDesc, RejectReason, Rejected,
+    Completion, Compression, Destination, HostBuffer, Priority, Queue, QueueDesc, RejectReason, Rejected,
     Request, RequestError, Source, Ticket,
 };
 use std::borrow::Cow;
@@ -148,7 +148,8 @@ pub struct dsr_completion {
 /// `dsr_queue_cancel` / `dsr_queue_destroy`), after its destination is written and before
 /// its status slot completes. It must return quickly and must not wait on queues or status
 /// slots (it may enqueue with `dsr_queue_try_enqueue`).
-pub type dsr_completion_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, completion: *const dsr_completion)>;
+pub type dsr_completion_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, completion: *const dsr_completion)>;
 
 /// One load: read `source`, decode per `compression`, write `destination`.
 #[repr(C)]
@@ -449,13 +450,18 @@ pub unsafe extern "C" fn dsr_queue_create(
             let callback: dsr_core::stream::Callback = Arc::new(move |done: &Completion<'_>| {
                 if let Some(q) = weak.upgrade() {
                     // A panic here would unwind into the pipeline's thread: report and go on.
-                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| q.on_complete(done))).is_err() {
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| q.on_complete(done))).is_err()
+                    {
                         eprintln!("ds-runtime C ABI: internal error settling request `{}`", done.name);
                     }
                 }
             });
-            let queue =
-                rt.rt.create_queue(QueueDesc { capacity, priority, name: Cow::Owned(name), callback: Some(callback) });
+            let queue = rt.rt.create_queue(QueueDesc {
+                capacity,
+                priority,
+                name: Cow::Owned(name),
+                callback: Some(callback),
+            });
             let semaphore = {
                 use ash::vk::Handle;
                 queue.timeline_semaphore().map_or(0, |s| s.as_raw())
@@ -463,7 +469,12 @@ pub unsafe extern "C" fn dsr_queue_create(
             CQueue {
                 queue: Some(queue),
                 runtime: Arc::clone(&rt),
-                table: Mutex::new(Table { next_seq: 0, entries: BTreeMap::new(), unmarked_error: None, settling: 0 }),
+                table: Mutex::new(Table {
+                    next_seq: 0,
+                    entries: BTreeMap::new(),
+                    unmarked_error: None,
+                    settling: 0,
+                }),
                 settled: Condvar::new(),
                 semaphore,
             }
@@ -601,8 +612,10 @@ unsafe fn enqueue(queue: *const dsr_queue, request: *const dsr_request, block: b
     let seq = t.next_seq;
     t.next_seq += 1;
     let callback = r.callback.map(|f| (f, SendPtr(r.user_data)));
-    t.entries
-        .insert(seq, Entry { ticket, tag: r.tag, name, gpu, copy_out, own_status, markers: Vec::new(), callback });
+    t.entries.insert(
+        seq,
+        Entry { ticket, tag: r.tag, name, gpu, copy_out, own_status, markers: Vec::new(), callback },
+    );
     // Enqueued requests start only at submit, but another thread may have submitted or
     // cancelled it already, before it was in the table for the callback to find.
     let found = match t.entries[&seq].ticket.wait_timeout(Duration::ZERO) {
@@ -630,7 +643,10 @@ unsafe fn enqueue(queue: *const dsr_queue, request: *const dsr_request, block: b
 /// bytes and the caller does not access it; `callback` may be called with `user_data` from
 /// any thread. Thread-safe; not from a callback (use [`dsr_queue_try_enqueue`] there).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dsr_queue_enqueue(queue: *const dsr_queue, request: *const dsr_request) -> dsr_result {
+pub unsafe extern "C" fn dsr_queue_enqueue(
+    queue: *const dsr_queue,
+    request: *const dsr_request,
+) -> dsr_result {
     // SAFETY: this function's contract is `enqueue`'s.
     guard(|| unsafe { enqueue(queue, request, true) })
 }
@@ -641,7 +657,10 @@ pub unsafe extern "C" fn dsr_queue_enqueue(queue: *const dsr_queue, request: *co
 ///
 /// As [`dsr_queue_enqueue`]. Thread-safe; may be called from a callback.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dsr_queue_try_enqueue(queue: *const dsr_queue, request: *const dsr_request) -> dsr_result {
+pub unsafe extern "C" fn dsr_queue_try_enqueue(
+    queue: *const dsr_queue,
+    request: *const dsr_request,
+) -> dsr_result {
     // SAFETY: this function's contract is `enqueue`'s.
     guard(|| unsafe { enqueue(queue, request, false) })
 }
@@ -697,7 +716,11 @@ pub extern "C" fn dsr_queue_drain(queue: *const dsr_queue) -> dsr_result {
         q.reap();
         let mut t = q.lock();
         while t.settling > 0 || t.entries.range(..upto).next().is_some() {
-            t = q.settled.wait_timeout(t, Duration::from_millis(100)).unwrap_or_else(PoisonError::into_inner).0;
+            t = q
+                .settled
+                .wait_timeout(t, Duration::from_millis(100))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
             if t.entries.range(..upto).next().is_some() {
                 drop(t);
                 q.reap();
@@ -718,7 +741,12 @@ pub extern "C" fn dsr_queue_drain(queue: *const dsr_queue) -> dsr_result {
 ///
 /// `matched` is null or valid for writing one `uint32_t`. Thread-safe; not from a callback.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dsr_queue_cancel(queue: *const dsr_queue, mask: u64, value: u64, matched: *mut u32) -> dsr_result {
+pub unsafe extern "C" fn dsr_queue_cancel(
+    queue: *const dsr_queue,
+    mask: u64,
+    value: u64,
+    matched: *mut u32,
+) -> dsr_result {
     guard(|| {
         let q = handles::queue(queue)?;
         let n = q.queue().cancel(mask, value);
@@ -757,7 +785,10 @@ pub struct dsr_error_record {
 ///
 /// `out` is null (refused) or valid for writing one `dsr_error_record`. Thread-safe.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dsr_queue_get_error_record(queue: *const dsr_queue, out: *mut dsr_error_record) -> dsr_result {
+pub unsafe extern "C" fn dsr_queue_get_error_record(
+    queue: *const dsr_queue,
+    out: *mut dsr_error_record,
+) -> dsr_result {
     guard(|| {
         let q = handles::queue(queue)?;
         let rec = q.queue().error_record();
@@ -811,7 +842,10 @@ pub struct dsr_queue_stats {
 ///
 /// `out` is null (refused) or valid for writing one `dsr_queue_stats`. Thread-safe.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dsr_queue_get_stats(queue: *const dsr_queue, out: *mut dsr_queue_stats) -> dsr_result {
+pub unsafe extern "C" fn dsr_queue_get_stats(
+    queue: *const dsr_queue,
+    out: *mut dsr_queue_stats,
+) -> dsr_result {
     guard(|| {
         let q = handles::queue(queue)?;
         let s = q.queue().stats();
@@ -837,7 +871,10 @@ pub unsafe extern "C" fn dsr_queue_get_stats(queue: *const dsr_queue, out: *mut 
 ///
 /// `out` is null (refused) or valid for writing one `uint64_t`. Thread-safe.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dsr_queue_get_timeline_semaphore(queue: *const dsr_queue, out: *mut u64) -> dsr_result {
+pub unsafe extern "C" fn dsr_queue_get_timeline_semaphore(
+    queue: *const dsr_queue,
+    out: *mut u64,
+) -> dsr_result {
     guard(|| {
         let q = handles::queue(queue)?;
         q.runtime.vulkan()?;

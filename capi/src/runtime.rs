@@ -66,7 +66,8 @@ pub const DSR_RUNTIME_NO_REGISTER_BUFFERS: u32 = 2;
 /// `dsr_runtime_desc::flags`: do not import the staging ring into Vulkan with
 /// `VK_EXT_external_memory_host` (use mapped Vulkan memory instead).
 pub const DSR_RUNTIME_NO_HOST_IMPORT: u32 = 4;
-const RUNTIME_FLAGS: u32 = DSR_RUNTIME_NO_DIRECT_IO | DSR_RUNTIME_NO_REGISTER_BUFFERS | DSR_RUNTIME_NO_HOST_IMPORT;
+const RUNTIME_FLAGS: u32 =
+    DSR_RUNTIME_NO_DIRECT_IO | DSR_RUNTIME_NO_REGISTER_BUFFERS | DSR_RUNTIME_NO_HOST_IMPORT;
 
 /// `dsr_vk_adopt_desc::enabled_features` bits: the optional device features the application
 /// enabled on its device. `DSR_VK_FEATURE_TIMELINE_SEMAPHORE` is required.
@@ -146,7 +147,9 @@ fn config(desc: &dsr_runtime_desc) -> Result<RuntimeConfig, Fail> {
             DSR_BACKEND_AUTO => Backend::Auto,
             DSR_BACKEND_CPU => Backend::Cpu,
             DSR_BACKEND_VULKAN => Backend::Vulkan,
-            b => return Err(Fail::invalid(format!("unknown backend {b} (expected a DSR_BACKEND_* constant)"))),
+            b => {
+                return Err(Fail::invalid(format!("unknown backend {b} (expected a DSR_BACKEND_* constant)")));
+            }
         },
         ..RuntimeConfig::default()
     };
@@ -248,7 +251,10 @@ unsafe fn adopt(a: &dsr_vk_adopt_desc) -> Result<VulkanContext, Fail> {
 /// that queue except inside [`dsr_runtime_with_vk_queue_lock`]. The caller owns the new
 /// handle and releases it with [`dsr_runtime_destroy`]. Thread-safe.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dsr_runtime_create(desc: *const dsr_runtime_desc, out: *mut *mut dsr_runtime) -> dsr_result {
+pub unsafe extern "C" fn dsr_runtime_create(
+    desc: *const dsr_runtime_desc,
+    out: *mut *mut dsr_runtime,
+) -> dsr_result {
     guard(|| {
         if out.is_null() {
             return Err(Fail::invalid("out is a null pointer"));
@@ -343,7 +349,10 @@ pub struct dsr_runtime_info {
 ///
 /// `out` is null (refused) or valid for writing one `dsr_runtime_info`. Thread-safe.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dsr_runtime_get_info(runtime: *const dsr_runtime, out: *mut dsr_runtime_info) -> dsr_result {
+pub unsafe extern "C" fn dsr_runtime_get_info(
+    runtime: *const dsr_runtime,
+    out: *mut dsr_runtime_info,
+) -> dsr_result {
     guard(|| {
         use ash::vk::Handle;
         let r = handles::runtime(runtime)?;
@@ -472,17 +481,19 @@ pub unsafe extern "C" fn dsr_capabilities(out: *mut dsr_capabilities_info) -> ds
                     if d.ext_external_memory_host {
                         info.flags |= DSR_CAP_EXTERNAL_MEMORY_HOST;
                     }
-                    let subgroup = dsr_core::vulkan::dsr_kernels::KERNELS
-                        .iter()
-                        .any(|k| k.subgroup_size > 0 && k.name.starts_with("gdeflate_decode") && d.runs_kernel(k));
+                    let subgroup = dsr_core::vulkan::dsr_kernels::KERNELS.iter().any(|k| {
+                        k.subgroup_size > 0 && k.name.starts_with("gdeflate_decode") && d.runs_kernel(k)
+                    });
                     if subgroup {
                         info.flags |= DSR_CAP_GPU_DECODE_SUBGROUP;
                     }
                     fill_c_array(&mut info.vulkan_device_name, &d.name);
                 }
                 None => {
-                    let why: Vec<_> =
-                        devices.iter().map(|d| format!("{}: {}", d.name, d.unusable_reason().unwrap_or_default())).collect();
+                    let why: Vec<_> = devices
+                        .iter()
+                        .map(|d| format!("{}: {}", d.name, d.unusable_reason().unwrap_or_default()))
+                        .collect();
                     let why = if why.is_empty() { "no physical devices".into() } else { why.join("; ") };
                     fill_c_array(&mut info.vulkan_unavailable_reason, &why);
                 }

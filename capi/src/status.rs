@@ -163,7 +163,10 @@ impl StatusArray {
 /// `out` is null (refused) or valid for writing one pointer. The caller owns the new handle
 /// and releases it with [`dsr_status_array_destroy`]. Thread-safe.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn dsr_status_array_create(capacity: u32, out: *mut *mut dsr_status_array) -> dsr_result {
+pub unsafe extern "C" fn dsr_status_array_create(
+    capacity: u32,
+    out: *mut *mut dsr_status_array,
+) -> dsr_result {
     guard(|| {
         if !(1..=65536).contains(&capacity) {
             return Err(Fail::invalid(format!("status array capacity {capacity} is not in 1..=65536")));
@@ -171,7 +174,10 @@ pub unsafe extern "C" fn dsr_status_array_create(capacity: u32, out: *mut *mut d
         if out.is_null() {
             return Err(Fail::invalid("out is a null pointer"));
         }
-        let array = StatusArray { slots: Mutex::new((0..capacity).map(|_| Slot::Idle).collect()), cond: Condvar::new() };
+        let array = StatusArray {
+            slots: Mutex::new((0..capacity).map(|_| Slot::Idle).collect()),
+            cond: Condvar::new(),
+        };
         let h = handles::insert(handles::Object::StatusArray(Arc::new(array)));
         // SAFETY: `out` is non-null and valid for writes (this function's contract).
         unsafe { write_out(out, h, "out") }
@@ -227,11 +233,16 @@ pub extern "C" fn dsr_status_array_get_result(array: *const dsr_status_array, in
 /// refused (`DSR_RESULT_INVALID_ARGUMENT`: nothing could complete it). Waits only for
 /// submitted work: call `dsr_queue_submit` first. Thread-safe; not from a callback.
 #[unsafe(no_mangle)]
-pub extern "C" fn dsr_status_array_wait(array: *const dsr_status_array, index: u32, timeout_ns: u64) -> dsr_result {
+pub extern "C" fn dsr_status_array_wait(
+    array: *const dsr_status_array,
+    index: u32,
+    timeout_ns: u64,
+) -> dsr_result {
     guard(|| {
         let a = handles::status_array(array)?;
         a.check(index)?;
-        let deadline = (timeout_ns != DSR_WAIT_INFINITE).then(|| Instant::now() + Duration::from_nanos(timeout_ns));
+        let deadline =
+            (timeout_ns != DSR_WAIT_INFINITE).then(|| Instant::now() + Duration::from_nanos(timeout_ns));
         loop {
             let queue = {
                 let slots = a.lock();
@@ -245,7 +256,10 @@ pub extern "C" fn dsr_status_array_wait(array: *const dsr_status_array, index: u
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {
-                        return Err(Fail::new(crate::DSR_RESULT_TIMEOUT, format!("status slot {index} is still pending")));
+                        return Err(Fail::new(
+                            crate::DSR_RESULT_TIMEOUT,
+                            format!("status slot {index} is still pending"),
+                        ));
                     }
                     left.min(Duration::from_millis(100))
                 }
@@ -294,7 +308,9 @@ pub unsafe extern "C" fn dsr_status_array_get_timeline(
         let a = handles::status_array(array)?;
         a.check(index)?;
         let (marker, queue) = match &a.lock()[index as usize] {
-            Slot::Idle => return Err(Fail::invalid(format!("nothing was enqueued into status slot {index}"))),
+            Slot::Idle => {
+                return Err(Fail::invalid(format!("nothing was enqueued into status slot {index}")));
+            }
             Slot::Done { semaphore: s, timeline, .. } => {
                 let (s, t) = (*s, *timeline);
                 // SAFETY: both non-null and valid for writes (this function's contract).
@@ -304,7 +320,8 @@ pub unsafe extern "C" fn dsr_status_array_get_timeline(
             }
             Slot::Pending { marker, queue } => (Arc::clone(marker), queue.clone()),
         };
-        let not_ready = |why: &str| Fail::new(crate::DSR_RESULT_NOT_READY, format!("status slot {index}: {why}"));
+        let not_ready =
+            |why: &str| Fail::new(crate::DSR_RESULT_NOT_READY, format!("status slot {index}: {why}"));
         let q = queue.upgrade().ok_or_else(|| not_ready("its queue is being destroyed"))?;
         let pending = q.timeline_of(&marker).map_err(|why| not_ready(&why))?;
         let done = marker.state.lock().unwrap_or_else(PoisonError::into_inner).timeline;

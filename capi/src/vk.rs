@@ -256,8 +256,8 @@ pub unsafe extern "C" fn dsr_vk_image_create(
         if out.is_null() {
             return Err(Fail::invalid("out is a null pointer"));
         }
-        let format =
-            i32::try_from(d.format).map_err(|_| Fail::invalid(format!("VkFormat {} is out of range", d.format)))?;
+        let format = i32::try_from(d.format)
+            .map_err(|_| Fail::invalid(format!("VkFormat {} is out of range", d.format)))?;
         let desc = ImageDesc {
             format: vk::Format::from_raw(format),
             extent: vk::Extent3D { width: d.width, height: d.height, depth: d.depth },

@@ -49,7 +49,11 @@ fn compiles(compiler: &str, args: &[&str], header: &Path) {
         .spawn()
         .and_then(|mut child| {
             use std::io::Write;
-            child.stdin.take().expect("stdin").write_all(b"#include <ds_runtime.h>\nint dsr_header_check;\n")?;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(b"#include <ds_runtime.h>\nint dsr_header_check;\n")?;
             child.wait_with_output()
         })
         .unwrap_or_else(|e| panic!("running {compiler}: {e}"));
@@ -63,6 +67,14 @@ fn compiles(compiler: &str, args: &[&str], header: &Path) {
 #[test]
 fn header_compiles_as_c_and_cxx_without_warnings() {
     let header = crate_dir().join("include/ds_runtime.h");
-    compiles("cc", &["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-fsyntax-only", "-x", "c"], &header);
-    compiles("c++", &["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic", "-fsyntax-only", "-x", "c++"], &header);
+    compiles(
+        "cc",
+        &["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-fsyntax-only", "-x", "c"],
+        &header,
+    );
+    compiles(
+        "c++",
+        &["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic", "-fsyntax-only", "-x", "c++"],
+        &header,
+    );
 }
