@@ -38,6 +38,9 @@ mod runtime;
 mod status;
 mod vk;
 
+#[cfg(test)]
+mod tests;
+
 pub use file::*;
 pub use queue::*;
 pub use runtime::*;

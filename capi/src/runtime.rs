@@ -148,7 +148,9 @@ fn config(desc: &dsr_runtime_desc) -> Result<RuntimeConfig, Fail> {
             DSR_BACKEND_CPU => Backend::Cpu,
             DSR_BACKEND_VULKAN => Backend::Vulkan,
             b => {
-                return Err(Fail::invalid(format!("unknown backend {b} (expected a DSR_BACKEND_* constant)")));
+                return Err(Fail::invalid(format!(
+                    "unknown backend {b} (expected a DSR_BACKEND_* constant)"
+                )));
             }
         },
         ..RuntimeConfig::default()

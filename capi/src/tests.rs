@@ -1,0 +1,652 @@
+//! Tests of the C ABI through its `extern "C"` functions, as C calls them (unit tests: the
+//! crate's library is named `ds_runtime` like ds-runtime's, so it builds no rlib for
+//! integration tests; see Cargo.toml). GPU tests run on any Vulkan device (lavapipe in CI)
+//! and skip without one unless `DSR_REQUIRE_GPU=1`.
+
+use super::*;
+use std::ffi::{CStr, CString, c_void};
+use std::ptr::{null, null_mut};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+fn require_gpu() -> bool {
+    std::env::var_os("DSR_REQUIRE_GPU").is_some_and(|v| v == "1")
+}
+
+fn last_error() -> String {
+    // SAFETY: never null, NUL-terminated, valid until the next failing call on this thread.
+    unsafe { CStr::from_ptr(dsr_last_error_message()) }.to_string_lossy().into_owned()
+}
+
+#[track_caller]
+fn ok(r: dsr_result) {
+    assert_eq!(r, DSR_RESULT_OK, "{}: {}", name(r), last_error());
+}
+
+fn name(r: dsr_result) -> String {
+    // SAFETY: static NUL-terminated string.
+    unsafe { CStr::from_ptr(dsr_result_string(r)) }.to_string_lossy().into_owned()
+}
+
+fn runtime(backend: dsr_backend) -> Result<*mut dsr_runtime, dsr_result> {
+    let desc = dsr_runtime_desc {
+        backend,
+        io: DSR_IO_AUTO,
+        flags: 0,
+        io_depth: 0,
+        cpu_threads: 2,
+        staging_bytes: 8 << 20,
+        chunk_bytes: 1 << 20,
+        adopt: null(),
+    };
+    let mut rt = null_mut();
+    // SAFETY: valid desc and out pointer.
+    match unsafe { dsr_runtime_create(&desc, &mut rt) } {
+        DSR_RESULT_OK => Ok(rt),
+        e => Err(e),
+    }
+}
+
+fn cpu_runtime() -> *mut dsr_runtime {
+    runtime(DSR_BACKEND_CPU).unwrap_or_else(|e| panic!("{}: {}", name(e), last_error()))
+}
+
+/// A Vulkan runtime, or `None` (skip) without a device unless `DSR_REQUIRE_GPU=1`.
+fn vulkan_runtime(test: &str) -> Option<*mut dsr_runtime> {
+    match runtime(DSR_BACKEND_VULKAN) {
+        Ok(rt) => Some(rt),
+        Err(DSR_RESULT_UNSUPPORTED) if !require_gpu() => {
+            eprintln!("NOTICE: {test} skipped: {} (set DSR_REQUIRE_GPU=1 to fail instead)", last_error());
+            None
+        }
+        Err(e) => panic!("{test}: {}: {}", name(e), last_error()),
+    }
+}
+
+fn queue(rt: *mut dsr_runtime, capacity: u32) -> *mut dsr_queue {
+    let desc = dsr_queue_desc { capacity, priority: DSR_PRIORITY_NORMAL, name: c"test".as_ptr() };
+    let mut q = null_mut();
+    // SAFETY: valid pointers.
+    ok(unsafe { dsr_queue_create(rt, &desc, &mut q) });
+    q
+}
+
+fn status_array(n: u32) -> *mut dsr_status_array {
+    let mut a = null_mut();
+    // SAFETY: valid out pointer.
+    ok(unsafe { dsr_status_array_create(n, &mut a) });
+    a
+}
+
+/// A request reading `src` (memory) into `dst` (memory), no status.
+fn memory_request(src: &[u8], dst: &mut [u8], tag: u64) -> dsr_request {
+    dsr_request {
+        source: dsr_source {
+            kind: DSR_SOURCE_MEMORY,
+            file: null(),
+            memory: src.as_ptr().cast(),
+            offset: 0,
+            size: src.len() as u64,
+        },
+        destination: dsr_destination {
+            kind: DSR_DESTINATION_MEMORY,
+            memory: dst.as_mut_ptr().cast(),
+            size: dst.len() as u64,
+            buffer: null(),
+            offset: 0,
+            image: null(),
+            region: dsr_image_region::default(),
+        },
+        compression: DSR_COMPRESSION_NONE,
+        uncompressed_size: 0,
+        tag,
+        name: c"memory".as_ptr(),
+        status_array: null(),
+        status_index: 0,
+        callback: None,
+        user_data: null_mut(),
+    }
+}
+
+fn enqueue(q: *mut dsr_queue, r: &dsr_request) -> dsr_result {
+    // SAFETY: `r`'s memory outlives the request in every test (they drain or wait).
+    unsafe { dsr_queue_enqueue(q, r) }
+}
+
+fn bytes(n: usize, seed: u8) -> Vec<u8> {
+    (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 9) as u8).collect()
+}
+
+#[test]
+fn null_and_stale_handles_are_refused_with_a_message() {
+    assert_eq!(dsr_queue_submit(null()), DSR_RESULT_INVALID_ARGUMENT);
+    assert!(last_error().contains("null"), "{}", last_error());
+    let forged = std::ptr::without_provenance::<dsr_queue>(0xdead_bee0);
+    assert_eq!(dsr_queue_submit(forged), DSR_RESULT_INVALID_ARGUMENT);
+    assert!(last_error().contains("not a live dsr_queue"), "{}", last_error());
+    let rt = cpu_runtime();
+    // A runtime handle where a queue handle belongs.
+    assert_eq!(dsr_queue_submit(rt.cast()), DSR_RESULT_INVALID_ARGUMENT);
+    let mut out = null_mut();
+    // SAFETY: valid pointers; a null desc means the defaults.
+    assert_eq!(unsafe { dsr_queue_create(null(), null(), &mut out) }, DSR_RESULT_INVALID_ARGUMENT);
+    // SAFETY: null out pointer is refused before any write.
+    assert_eq!(unsafe { dsr_queue_create(rt, null(), null_mut()) }, DSR_RESULT_INVALID_ARGUMENT);
+    // SAFETY: as above.
+    assert_eq!(unsafe { dsr_runtime_get_info(rt, null_mut()) }, DSR_RESULT_INVALID_ARGUMENT);
+    ok(dsr_runtime_destroy(rt));
+    assert_eq!(dsr_runtime_destroy(rt), DSR_RESULT_INVALID_ARGUMENT, "double destroy");
+    // SAFETY: all-zero is a valid value of this plain-data struct.
+    let mut info: dsr_runtime_info = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out pointer.
+    assert_eq!(unsafe { dsr_runtime_get_info(rt, &mut info) }, DSR_RESULT_INVALID_ARGUMENT);
+}
+
+#[test]
+fn every_handle_kind_refuses_a_second_destroy() {
+    let rt = cpu_runtime();
+    let q = queue(rt, 4);
+    let a = status_array(2);
+    let tmp = tempfile::NamedTempFile::new().expect("tmp");
+    let path = CString::new(tmp.path().as_os_str().as_encoded_bytes()).expect("path");
+    let mut f = null_mut();
+    // SAFETY: valid pointers.
+    ok(unsafe { dsr_file_open(path.as_ptr(), &mut f) });
+    ok(dsr_file_destroy(f));
+    assert_eq!(dsr_file_destroy(f), DSR_RESULT_INVALID_ARGUMENT);
+    ok(dsr_status_array_destroy(a));
+    assert_eq!(dsr_status_array_destroy(a), DSR_RESULT_INVALID_ARGUMENT);
+    ok(dsr_queue_destroy(q));
+    assert_eq!(dsr_queue_destroy(q), DSR_RESULT_INVALID_ARGUMENT);
+    // Destroying with the wrong function is refused and leaves the handle alive.
+    assert_eq!(dsr_queue_destroy(rt.cast()), DSR_RESULT_INVALID_ARGUMENT);
+    ok(dsr_runtime_destroy(rt));
+    assert_eq!(dsr_vk_buffer_destroy(null_mut()), DSR_RESULT_INVALID_ARGUMENT);
+    assert_eq!(dsr_vk_image_destroy(null_mut()), DSR_RESULT_INVALID_ARGUMENT);
+}
+
+#[test]
+fn unknown_constants_are_invalid_arguments_not_ub() {
+    for backend in [3, 77, u32::MAX] {
+        assert_eq!(runtime(backend), Err(DSR_RESULT_INVALID_ARGUMENT));
+        assert!(last_error().contains("unknown backend"), "{}", last_error());
+    }
+    let rt = cpu_runtime();
+    let q = queue(rt, 4);
+    let src = bytes(100, 1);
+    let mut dst = vec![0u8; 100];
+    let mut r = memory_request(&src, &mut dst, 0);
+    r.compression = 9;
+    assert_eq!(enqueue(q, &r), DSR_RESULT_INVALID_ARGUMENT);
+    r.compression = DSR_COMPRESSION_NONE;
+    r.source.kind = 5;
+    assert_eq!(enqueue(q, &r), DSR_RESULT_INVALID_ARGUMENT);
+    r.source.kind = DSR_SOURCE_MEMORY;
+    r.destination.kind = 5;
+    assert_eq!(enqueue(q, &r), DSR_RESULT_INVALID_ARGUMENT);
+    let desc = dsr_queue_desc { capacity: 1, priority: 4, name: null() };
+    let mut out = null_mut();
+    // SAFETY: valid pointers.
+    assert_eq!(unsafe { dsr_queue_create(rt, &desc, &mut out) }, DSR_RESULT_INVALID_ARGUMENT);
+    let mut buffer = null_mut();
+    // SAFETY: valid pointers.
+    assert_eq!(unsafe { dsr_vk_buffer_create(rt, 64, 9, &mut buffer) }, DSR_RESULT_INVALID_ARGUMENT);
+    ok(dsr_queue_destroy(q));
+    ok(dsr_runtime_destroy(rt));
+}
+
+#[test]
+fn result_strings_are_distinct_and_unknown_codes_are_named_unknown() {
+    let names: Vec<String> = (0..=DSR_RESULT_INTERNAL).map(name).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), names.len());
+    assert!(names.iter().all(|n| n.starts_with("DSR_RESULT_") && n != "DSR_RESULT_UNKNOWN"));
+    assert_eq!(name(-1), "DSR_RESULT_UNKNOWN");
+    assert_eq!(name(DSR_RESULT_INTERNAL + 1), "DSR_RESULT_UNKNOWN");
+}
+
+#[test]
+fn a_panic_inside_an_entry_point_becomes_internal_with_its_message() {
+    let r = guard(|| panic!("boom at the boundary"));
+    assert_eq!(r, DSR_RESULT_INTERNAL);
+    assert!(last_error().contains("boom at the boundary"), "{}", last_error());
+}
+
+#[test]
+fn version_matches_the_abi_constants() {
+    let mut v = dsr_version::default();
+    // SAFETY: valid out pointer.
+    ok(unsafe { dsr_get_version(&mut v) });
+    assert_eq!((v.abi_major, v.abi_minor), (DSR_ABI_VERSION_MAJOR, DSR_ABI_VERSION_MINOR));
+    assert_eq!(format!("{}.{}.{}", v.major, v.minor, v.patch), env!("CARGO_PKG_VERSION"));
+    // SAFETY: null is refused before any write.
+    assert_eq!(unsafe { dsr_get_version(null_mut()) }, DSR_RESULT_INVALID_ARGUMENT);
+}
+
+#[test]
+fn capabilities_report_cpu_and_agree_with_vulkan_runtime_creation() {
+    // SAFETY: all-zero is a valid value of this plain-data struct.
+    let mut caps: dsr_capabilities_info = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out pointer.
+    ok(unsafe { dsr_capabilities(&mut caps) });
+    assert_ne!(caps.flags & DSR_CAP_CPU, 0);
+    assert_ne!(caps.flags & DSR_CAP_PREAD, 0);
+    let vulkan = runtime(DSR_BACKEND_VULKAN);
+    assert_eq!(
+        caps.flags & DSR_CAP_VULKAN != 0,
+        vulkan.is_ok(),
+        "capabilities vs creation: {}",
+        last_error()
+    );
+    if require_gpu() {
+        assert_ne!(caps.flags & DSR_CAP_VULKAN, 0, "DSR_REQUIRE_GPU=1 but no Vulkan capability");
+    }
+    if let Ok(rt) = vulkan {
+        // SAFETY: the array is NUL-terminated by `fill_c_array`.
+        let device = unsafe { CStr::from_ptr(caps.vulkan_device_name.as_ptr()) };
+        assert!(!device.is_empty());
+        ok(dsr_runtime_destroy(rt));
+    }
+}
+
+#[test]
+fn memory_to_memory_requests_complete_into_status_slots_and_callbacks() {
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+    static TAGS: AtomicU64 = AtomicU64::new(0);
+    unsafe extern "C" fn cb(user: *mut c_void, c: *const dsr_completion) {
+        // SAFETY: the library passes a valid completion for the duration of the call.
+        let c = unsafe { &*c };
+        assert_eq!(user as usize, 0x5eed);
+        assert_eq!(c.result, DSR_RESULT_OK);
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        TAGS.fetch_add(c.tag, Ordering::SeqCst);
+    }
+    let rt = cpu_runtime();
+    let q = queue(rt, 8);
+    let a = status_array(4);
+    let src = bytes(300_000, 7);
+    let stream = dsr_gdeflate::compress(&src, dsr_gdeflate::Level::DEFAULT, 0).expect("compress");
+    let mut raw = vec![0u8; src.len()];
+    let mut decoded = vec![0u8; src.len() + 10];
+    let mut r = memory_request(&src, &mut raw, 5);
+    r.status_array = a;
+    r.status_index = 0;
+    r.callback = Some(cb);
+    r.user_data = 0x5eed as *mut c_void;
+    ok(enqueue(q, &r));
+    let mut r = memory_request(&stream, &mut decoded, 6);
+    r.compression = DSR_COMPRESSION_GDEFLATE;
+    r.uncompressed_size = src.len() as u64;
+    r.status_array = a;
+    r.status_index = 1;
+    r.callback = Some(cb);
+    r.user_data = 0x5eed as *mut c_void;
+    ok(enqueue(q, &r));
+    ok(dsr_queue_enqueue_status(q, a, 2));
+    // Nothing runs before submit.
+    assert_eq!(dsr_status_array_wait(a, 2, 20_000_000), DSR_RESULT_TIMEOUT);
+    ok(dsr_queue_submit(q));
+    for slot in 0..3 {
+        ok(dsr_status_array_wait(a, slot, DSR_WAIT_INFINITE));
+    }
+    assert_eq!(CALLS.load(Ordering::SeqCst), 2);
+    assert_eq!(TAGS.load(Ordering::SeqCst), 11);
+    assert!(raw == src, "raw copy differs");
+    assert!(decoded[..src.len()] == src[..], "decoded bytes differ");
+    assert!(decoded[src.len()..].iter().all(|&b| b == 0), "written past the output");
+    // SAFETY: all-zero is a valid value of this plain-data struct.
+    let mut stats: dsr_queue_stats = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out pointer.
+    ok(unsafe { dsr_queue_get_stats(q, &mut stats) });
+    assert_eq!((stats.completed, stats.failed, stats.cancelled), (2, 0, 0));
+    assert_eq!(stats.bytes_written, 2 * src.len() as u64);
+    assert_eq!(stats.latency_us.iter().sum::<u64>(), 2);
+    ok(dsr_queue_destroy(q));
+    ok(dsr_status_array_destroy(a));
+    ok(dsr_runtime_destroy(rt));
+}
+
+#[test]
+fn status_slots_refuse_idle_out_of_range_and_pending_reuse() {
+    let rt = cpu_runtime();
+    let q = queue(rt, 4);
+    let a = status_array(2);
+    assert_eq!(dsr_status_array_get_result(a, 0), DSR_RESULT_INVALID_ARGUMENT);
+    assert_eq!(dsr_status_array_wait(a, 0, 0), DSR_RESULT_INVALID_ARGUMENT);
+    assert_eq!(dsr_status_array_get_result(a, 2), DSR_RESULT_INVALID_ARGUMENT);
+    let mut complete = true;
+    // SAFETY: valid out pointer.
+    assert_eq!(unsafe { dsr_status_array_is_complete(a, 9, &mut complete) }, DSR_RESULT_INVALID_ARGUMENT);
+    let src = bytes(1000, 3);
+    let mut dst = vec![0u8; 1000];
+    let mut r = memory_request(&src, &mut dst, 0);
+    r.status_array = a;
+    r.status_index = 0;
+    ok(enqueue(q, &r));
+    assert_eq!(dsr_status_array_get_result(a, 0), DSR_RESULT_NOT_READY);
+    // A second request into the pending slot is refused and not enqueued.
+    assert_eq!(enqueue(q, &r), DSR_RESULT_INVALID_ARGUMENT);
+    assert!(last_error().contains("still pending"), "{}", last_error());
+    assert_eq!(dsr_queue_enqueue_status(q, a, 0), DSR_RESULT_INVALID_ARGUMENT);
+    // A refused request leaves its slot idle.
+    r.status_index = 1;
+    r.destination.size = 10;
+    assert_eq!(enqueue(q, &r), DSR_RESULT_INVALID_ARGUMENT);
+    assert_eq!(dsr_status_array_get_result(a, 1), DSR_RESULT_INVALID_ARGUMENT);
+    ok(dsr_queue_drain(q));
+    ok(dsr_status_array_get_result(a, 0));
+    // SAFETY: all-zero is a valid value of this plain-data struct.
+    let mut stats: dsr_queue_stats = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out pointer.
+    ok(unsafe { dsr_queue_get_stats(q, &mut stats) });
+    assert_eq!(stats.completed, 1, "exactly the one accepted request ran");
+    // A marker with nothing unfinished completes at once.
+    ok(dsr_queue_enqueue_status(q, a, 1));
+    ok(dsr_status_array_wait(a, 1, 0));
+    ok(dsr_queue_destroy(q));
+    ok(dsr_status_array_destroy(a));
+    ok(dsr_runtime_destroy(rt));
+}
+
+#[test]
+fn a_full_queue_refuses_try_enqueue_and_blocking_enqueue_waits_for_slots() {
+    let rt = cpu_runtime();
+    let q = queue(rt, 2);
+    let src = bytes(4096, 9);
+    let mut dsts = vec![vec![0u8; 4096]; 6];
+    let reqs: Vec<_> = dsts.iter_mut().enumerate().map(|(i, d)| memory_request(&src, d, i as u64)).collect();
+    // SAFETY: the memory outlives the requests (drained below).
+    ok(unsafe { dsr_queue_try_enqueue(q, &reqs[0]) });
+    // SAFETY: as above.
+    ok(unsafe { dsr_queue_try_enqueue(q, &reqs[1]) });
+    // SAFETY: as above.
+    assert_eq!(unsafe { dsr_queue_try_enqueue(q, &reqs[2]) }, DSR_RESULT_FULL);
+    assert!(last_error().contains("full"), "{}", last_error());
+    // The blocking enqueue submits what is enqueued and waits for a slot.
+    for r in &reqs[2..] {
+        ok(enqueue(q, r));
+    }
+    ok(dsr_queue_drain(q));
+    assert!(dsts.iter().all(|d| *d == src));
+    ok(dsr_queue_destroy(q));
+    ok(dsr_runtime_destroy(rt));
+}
+
+#[test]
+fn cancel_by_tag_cancels_exactly_the_matching_requests() {
+    let rt = cpu_runtime();
+    let q = queue(rt, 16);
+    let a = status_array(8);
+    let src = bytes(10_000, 1);
+    let mut dsts = vec![vec![0u8; 10_000]; 6];
+    for (i, d) in dsts.iter_mut().enumerate() {
+        let mut r = memory_request(&src, d, 0xAB00 | (i as u64 % 2));
+        r.status_array = a;
+        r.status_index = i as u32;
+        ok(enqueue(q, &r));
+    }
+    let mut matched = 0;
+    // SAFETY: valid out pointer.
+    ok(unsafe { dsr_queue_cancel(q, 0xFFFF, 0xAB01, &mut matched) });
+    assert_eq!(matched, 3);
+    ok(dsr_queue_drain(q));
+    for i in 0..6 {
+        let want = if i % 2 == 1 { DSR_RESULT_CANCELLED } else { DSR_RESULT_OK };
+        assert_eq!(dsr_status_array_get_result(a, i), want, "slot {i}");
+    }
+    assert!(dsts.iter().step_by(2).all(|d| *d == src));
+    assert!(dsts.iter().skip(1).step_by(2).all(|d| d.iter().all(|&b| b == 0)), "a cancelled request wrote");
+    // SAFETY: all-zero is a valid value of this plain-data struct.
+    let mut stats: dsr_queue_stats = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out pointer.
+    ok(unsafe { dsr_queue_get_stats(q, &mut stats) });
+    assert_eq!((stats.completed, stats.cancelled, stats.failed), (3, 3, 0));
+    // Cancellations are not failures: the error record is empty.
+    // SAFETY: all-zero is a valid value of this plain-data struct.
+    let mut rec: dsr_error_record = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out pointer.
+    ok(unsafe { dsr_queue_get_error_record(q, &mut rec) });
+    assert_eq!(rec.failure_count, 0);
+    assert!(!rec.has_failure);
+    ok(dsr_queue_destroy(q));
+    ok(dsr_status_array_destroy(a));
+    ok(dsr_runtime_destroy(rt));
+}
+
+#[test]
+fn failures_reach_status_markers_and_the_error_record() {
+    let rt = cpu_runtime();
+    let q = queue(rt, 8);
+    let a = status_array(4);
+    let tmp = tempfile::NamedTempFile::new().expect("tmp");
+    std::fs::write(tmp.path(), bytes(1000, 2)).expect("write");
+    let path = CString::new(tmp.path().as_os_str().as_encoded_bytes()).expect("path");
+    let mut f = null_mut();
+    // SAFETY: valid pointers.
+    ok(unsafe { dsr_file_open(path.as_ptr(), &mut f) });
+    let mut dst = vec![0u8; 4000];
+    // 1. Reading past the end of the file.
+    let mut r = memory_request(&[], &mut dst, 0x77);
+    r.source = dsr_source { kind: DSR_SOURCE_FILE, file: f, memory: null(), offset: 500, size: 1000 };
+    r.name = c"past-the-end".as_ptr();
+    r.status_array = a;
+    r.status_index = 0;
+    ok(enqueue(q, &r));
+    // 2. Garbage that claims to be GDeflate.
+    let garbage = bytes(2000, 5);
+    let mut r = memory_request(&garbage, &mut dst, 0x78);
+    r.compression = DSR_COMPRESSION_GDEFLATE;
+    r.uncompressed_size = 3000;
+    r.name = c"garbage".as_ptr();
+    ok(enqueue(q, &r));
+    ok(dsr_queue_enqueue_status(q, a, 1));
+    ok(dsr_queue_submit(q));
+    assert_eq!(dsr_status_array_wait(a, 0, DSR_WAIT_INFINITE), DSR_RESULT_END_OF_FILE);
+    let marker = dsr_status_array_wait(a, 1, DSR_WAIT_INFINITE);
+    assert!(
+        marker == DSR_RESULT_END_OF_FILE || marker == DSR_RESULT_CORRUPT_DATA,
+        "the marker reports a covered failure, got {}",
+        name(marker)
+    );
+    // SAFETY: all-zero is a valid value of this plain-data struct.
+    let mut rec: dsr_error_record = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out pointer.
+    ok(unsafe { dsr_queue_get_error_record(q, &mut rec) });
+    assert_eq!(rec.failure_count, 2);
+    assert!(rec.has_failure);
+    // SAFETY: NUL-terminated by `fill_c_array`.
+    let first = unsafe { CStr::from_ptr(rec.first_name.as_ptr()) }.to_string_lossy().into_owned();
+    match first.as_str() {
+        "past-the-end" => assert_eq!((rec.first_result, rec.first_tag), (DSR_RESULT_END_OF_FILE, 0x77)),
+        "garbage" => assert_eq!((rec.first_result, rec.first_tag), (DSR_RESULT_CORRUPT_DATA, 0x78)),
+        other => panic!("unexpected first failure {other}"),
+    }
+    // A later marker covers only what came after the previous one: nothing failed since.
+    ok(dsr_queue_enqueue_status(q, a, 2));
+    ok(dsr_status_array_wait(a, 2, DSR_WAIT_INFINITE));
+    ok(dsr_file_destroy(f));
+    ok(dsr_queue_destroy(q));
+    ok(dsr_status_array_destroy(a));
+    ok(dsr_runtime_destroy(rt));
+}
+
+#[test]
+fn destroying_a_queue_cancels_and_completes_its_requests_and_the_runtime_outlives_it() {
+    static CANCELLED: AtomicU32 = AtomicU32::new(0);
+    unsafe extern "C" fn cb(_: *mut c_void, c: *const dsr_completion) {
+        // SAFETY: valid for the call.
+        if unsafe { (*c).result } == DSR_RESULT_CANCELLED {
+            CANCELLED.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let rt = cpu_runtime();
+    let q = queue(rt, 8);
+    let a = status_array(4);
+    // The queue keeps its runtime alive.
+    ok(dsr_runtime_destroy(rt));
+    let src = bytes(1000, 4);
+    let mut dsts = vec![vec![0u8; 1000]; 3];
+    for (i, d) in dsts.iter_mut().enumerate() {
+        let mut r = memory_request(&src, d, 1);
+        r.status_array = a;
+        r.status_index = i as u32;
+        r.callback = Some(cb);
+        ok(enqueue(q, &r));
+    }
+    ok(dsr_queue_destroy(q));
+    assert_eq!(CANCELLED.load(Ordering::SeqCst), 3);
+    for i in 0..3 {
+        assert_eq!(dsr_status_array_get_result(a, i), DSR_RESULT_CANCELLED);
+    }
+    ok(dsr_status_array_destroy(a));
+}
+
+#[test]
+fn files_open_by_path_and_descriptor_and_missing_files_are_not_found() {
+    let mut f = null_mut();
+    // SAFETY: valid pointers.
+    assert_eq!(unsafe { dsr_file_open(c"/nonexistent/dsr/file".as_ptr(), &mut f) }, DSR_RESULT_NOT_FOUND);
+    // SAFETY: null path refused.
+    assert_eq!(unsafe { dsr_file_open(null(), &mut f) }, DSR_RESULT_INVALID_ARGUMENT);
+    // SAFETY: a negative descriptor is refused before use.
+    assert_eq!(unsafe { dsr_file_open_fd(-1, &mut f) }, DSR_RESULT_INVALID_ARGUMENT);
+    let tmp = tempfile::NamedTempFile::new().expect("tmp");
+    let data = bytes(70_000, 8);
+    std::fs::write(tmp.path(), &data).expect("write");
+    let std_file = std::fs::File::open(tmp.path()).expect("open");
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor is open for the call.
+    ok(unsafe { dsr_file_open_fd(std_file.as_raw_fd(), &mut f) });
+    drop(std_file); // the library holds its own duplicate
+    let mut size = 0;
+    // SAFETY: valid out pointer.
+    ok(unsafe { dsr_file_size(f, &mut size) });
+    assert_eq!(size, 70_000);
+    let rt = cpu_runtime();
+    let q = queue(rt, 4);
+    let mut dst = vec![0u8; 70_000];
+    let mut r = memory_request(&[], &mut dst, 0);
+    r.source = dsr_source { kind: DSR_SOURCE_FILE, file: f, memory: null(), offset: 0, size };
+    ok(enqueue(q, &r));
+    // The file handle may go before its requests finish.
+    ok(dsr_file_destroy(f));
+    ok(dsr_queue_drain(q));
+    assert!(dst == data);
+    ok(dsr_queue_destroy(q));
+    ok(dsr_runtime_destroy(rt));
+}
+
+#[test]
+fn gpu_destinations_on_a_cpu_runtime_are_unsupported() {
+    let rt = cpu_runtime();
+    let mut b = null_mut();
+    // SAFETY: valid pointers.
+    let created = unsafe { dsr_vk_buffer_create(rt, 64, DSR_VK_MEMORY_DEVICE_LOCAL, &mut b) };
+    assert_eq!(created, DSR_RESULT_UNSUPPORTED);
+    let q = queue(rt, 2);
+    let mut semaphore = 0;
+    // SAFETY: valid out pointer.
+    assert_eq!(unsafe { dsr_queue_get_timeline_semaphore(q, &mut semaphore) }, DSR_RESULT_UNSUPPORTED);
+    ok(dsr_queue_destroy(q));
+    ok(dsr_runtime_destroy(rt));
+}
+
+#[test]
+fn vulkan_buffer_and_image_destinations_receive_decoded_bytes() {
+    let Some(rt) = vulkan_runtime("vulkan destinations") else { return };
+    let q = queue(rt, 8);
+    let a = status_array(4);
+    // A 64x32 RGBA8 image region: 8192 bytes.
+    let src = bytes(8192, 11);
+    let stream = dsr_gdeflate::compress(&src, dsr_gdeflate::Level::DEFAULT, 0).expect("compress");
+    let mut b = null_mut();
+    // SAFETY: valid pointers.
+    ok(unsafe { dsr_vk_buffer_create(rt, 8192, DSR_VK_MEMORY_READBACK, &mut b) });
+    let desc = dsr_vk_image_desc {
+        format: 37, /* VK_FORMAT_R8G8B8A8_UNORM */
+        width: 64,
+        height: 64,
+        depth: 1,
+        mip_levels: 1,
+        array_layers: 1,
+    };
+    let mut img = null_mut();
+    // SAFETY: valid pointers.
+    ok(unsafe { dsr_vk_image_create(rt, &desc, &mut img) });
+    let region = dsr_image_region {
+        layer_count: 1,
+        x: 0,
+        y: 32,
+        width: 64,
+        height: 32,
+        depth: 1,
+        ..Default::default()
+    };
+    let mut dummy = [0u8; 0];
+    let mut r = memory_request(&stream, &mut dummy, 1);
+    r.compression = DSR_COMPRESSION_GDEFLATE;
+    r.uncompressed_size = src.len() as u64;
+    r.destination =
+        dsr_destination { kind: DSR_DESTINATION_VK_BUFFER, buffer: b, offset: 0, ..r.destination };
+    r.status_array = a;
+    r.status_index = 0;
+    ok(enqueue(q, &r));
+    r.destination = dsr_destination { kind: DSR_DESTINATION_VK_IMAGE, image: img, region, ..r.destination };
+    r.status_index = 1;
+    ok(enqueue(q, &r));
+    // A region of the wrong size is refused at enqueue.
+    r.destination.region.height = 16;
+    r.status_array = null();
+    assert_eq!(enqueue(q, &r), DSR_RESULT_INVALID_ARGUMENT);
+    ok(dsr_queue_submit(q));
+    ok(dsr_status_array_wait(a, 0, DSR_WAIT_INFINITE));
+    ok(dsr_status_array_wait(a, 1, DSR_WAIT_INFINITE));
+    let (mut semaphore, mut value, mut queue_semaphore) = (0, 0, 0);
+    // SAFETY: valid out pointers.
+    ok(unsafe { dsr_status_array_get_timeline(a, 1, &mut semaphore, &mut value) });
+    // SAFETY: valid out pointer.
+    ok(unsafe { dsr_queue_get_timeline_semaphore(q, &mut queue_semaphore) });
+    assert!(semaphore != 0 && semaphore == queue_semaphore && value > 0);
+    let mut out = vec![0u8; 8192];
+    // SAFETY: `out` holds 8192 bytes.
+    ok(unsafe { dsr_vk_buffer_read(b, 0, out.as_mut_ptr().cast(), 8192) });
+    assert!(out == src, "buffer bytes differ");
+    out.fill(0);
+    // SAFETY: valid region; `out` holds its 8192 bytes.
+    ok(unsafe { dsr_vk_image_read(img, &region, out.as_mut_ptr().cast(), 8192) });
+    assert!(out == src, "image texels differ");
+    let (mut handle, mut size) = (0, 0);
+    // SAFETY: valid out pointers.
+    ok(unsafe { dsr_vk_buffer_get_handle(b, &mut handle, &mut size) });
+    assert!(handle != 0 && size == 8192);
+    // Destroying the runtime first is fine: buffers, images and queues keep it alive.
+    ok(dsr_runtime_destroy(rt));
+    ok(dsr_vk_buffer_destroy(b));
+    ok(dsr_vk_image_destroy(img));
+    ok(dsr_queue_destroy(q));
+    ok(dsr_status_array_destroy(a));
+}
+
+#[test]
+fn a_host_request_has_no_timeline_value_and_says_why() {
+    let Some(rt) = vulkan_runtime("timeline of host requests") else { return };
+    let q = queue(rt, 4);
+    let a = status_array(1);
+    let src = bytes(100, 1);
+    let mut dst = vec![0u8; 100];
+    let mut r = memory_request(&src, &mut dst, 0);
+    r.status_array = a;
+    ok(enqueue(q, &r));
+    let (mut s, mut v) = (0, 0);
+    // SAFETY: valid out pointers.
+    assert_eq!(unsafe { dsr_status_array_get_timeline(a, 0, &mut s, &mut v) }, DSR_RESULT_NOT_READY);
+    assert!(last_error().contains("host destination"), "{}", last_error());
+    ok(dsr_queue_drain(q));
+    // SAFETY: valid out pointers.
+    ok(unsafe { dsr_status_array_get_timeline(a, 0, &mut s, &mut v) });
+    assert_eq!(v, 0, "no GPU work");
+    ok(dsr_queue_destroy(q));
+    ok(dsr_status_array_destroy(a));
+    ok(dsr_runtime_destroy(rt));
+}
