@@ -4,7 +4,7 @@
 //! and skip without one unless `DSR_REQUIRE_GPU=1`.
 
 use super::*;
-use std::ffi::{CStr, CString, c_void};
+use std::ffi::{CStr, CString, c_char, c_void};
 use std::ptr::{null, null_mut};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -649,4 +649,146 @@ fn a_host_request_has_no_timeline_value_and_says_why() {
     ok(dsr_queue_destroy(q));
     ok(dsr_status_array_destroy(a));
     ok(dsr_runtime_destroy(rt));
+}
+
+/// An application's own Vulkan instance and device (as vkd3d-proton would have), for adoption.
+struct AppDevice {
+    entry: ash::Entry,
+    instance: ash::Instance,
+    physical_device: ash::vk::PhysicalDevice,
+    device: ash::Device,
+    family: u32,
+}
+
+impl AppDevice {
+    fn new() -> Option<Self> {
+        use ash::vk;
+        let picked =
+            dsr_core::vulkan::probe().ok().and_then(|d| dsr_core::vulkan::pick_device(&d).map(|d| d.index));
+        let Some(picked) = picked else {
+            assert!(!require_gpu(), "DSR_REQUIRE_GPU=1 but no usable Vulkan device");
+            eprintln!("NOTICE: adoption skipped: no usable Vulkan device");
+            return None;
+        };
+        // SAFETY: dlopen of the system Vulkan loader; `entry` outlives every use (a field).
+        let entry = unsafe { ash::Entry::load() }.expect("the Vulkan loader (probe found a device)");
+        let app = vk::ApplicationInfo::default().api_version(vk::API_VERSION_1_2);
+        let info = vk::InstanceCreateInfo::default().application_info(&app);
+        // SAFETY: valid create info; destroyed in Drop.
+        let instance = unsafe { entry.create_instance(&info, None) }.expect("vkCreateInstance");
+        // SAFETY: valid instance.
+        let physical_device = unsafe { instance.enumerate_physical_devices() }.expect("devices")[picked];
+        // SAFETY: the physical device belongs to the instance.
+        let families = unsafe { instance.get_physical_device_queue_family_properties(physical_device) };
+        let family =
+            families.iter().position(|q| q.queue_flags.contains(vk::QueueFlags::COMPUTE)).expect("compute");
+        let priorities = [1.0];
+        let queues = [vk::DeviceQueueCreateInfo::default()
+            .queue_family_index(family as u32)
+            .queue_priorities(&priorities)];
+        let mut v12 = vk::PhysicalDeviceVulkan12Features::default().timeline_semaphore(true);
+        let create = vk::DeviceCreateInfo::default().queue_create_infos(&queues).push_next(&mut v12);
+        // SAFETY: the picked device supports Vulkan 1.2 and timeline semaphores; destroyed in Drop.
+        let device =
+            unsafe { instance.create_device(physical_device, &create, None) }.expect("vkCreateDevice");
+        Some(Self { entry, instance, physical_device, device, family: family as u32 })
+    }
+}
+
+impl Drop for AppDevice {
+    fn drop(&mut self) {
+        // SAFETY: every runtime adopting the device, and its objects, are gone by now.
+        unsafe { self.device.destroy_device(None) };
+        // SAFETY: its only device was destroyed just above.
+        unsafe { self.instance.destroy_instance(None) };
+    }
+}
+
+#[test]
+fn an_adopted_application_device_runs_gpu_requests_and_is_not_destroyed() {
+    use ash::vk::Handle;
+    let Some(app) = AppDevice::new() else { return };
+    let gipa = app.entry.static_fn().get_instance_proc_addr;
+    // SAFETY: `PFN_vkGetInstanceProcAddr` has the C signature `dsr_vk_get_instance_proc_addr`
+    // declares (see `runtime::adopt`).
+    let gipa = unsafe {
+        std::mem::transmute::<
+            ash::vk::PFN_vkGetInstanceProcAddr,
+            unsafe extern "C" fn(*mut c_void, *const c_char) -> *mut c_void,
+        >(gipa)
+    };
+    let mut adopt = dsr_vk_adopt_desc {
+        instance: app.instance.handle().as_raw() as *mut c_void,
+        physical_device: app.physical_device.as_raw() as *mut c_void,
+        device: app.device.handle().as_raw() as *mut c_void,
+        queue_family_index: app.family,
+        queue_index: 0,
+        enabled_features: 0,
+        get_instance_proc_addr: Some(gipa),
+    };
+    let mut desc = dsr_runtime_desc {
+        backend: DSR_BACKEND_VULKAN,
+        io: DSR_IO_AUTO,
+        flags: 0,
+        io_depth: 0,
+        cpu_threads: 2,
+        staging_bytes: 8 << 20,
+        chunk_bytes: 1 << 20,
+        adopt: &adopt,
+    };
+    let mut rt = null_mut();
+    // Without timeline semaphores declared, adoption is refused.
+    // SAFETY: valid handles owned by `app`, which outlives the runtime.
+    assert_eq!(unsafe { dsr_runtime_create(&desc, &mut rt) }, DSR_RESULT_UNSUPPORTED);
+    adopt.enabled_features = DSR_VK_FEATURE_TIMELINE_SEMAPHORE;
+    desc.adopt = &adopt;
+    // Adoption needs the Vulkan backend.
+    desc.backend = DSR_BACKEND_CPU;
+    // SAFETY: as above.
+    assert_eq!(unsafe { dsr_runtime_create(&desc, &mut rt) }, DSR_RESULT_INVALID_ARGUMENT);
+    desc.backend = DSR_BACKEND_VULKAN;
+    // SAFETY: as above.
+    ok(unsafe { dsr_runtime_create(&desc, &mut rt) });
+    // SAFETY: all-zero is a valid value of this plain-data struct.
+    let mut info: dsr_runtime_info = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out pointer.
+    ok(unsafe { dsr_runtime_get_info(rt, &mut info) });
+    assert!(info.adopted_device);
+    assert_eq!(info.vk_device as u64, app.device.handle().as_raw());
+    let q = queue(rt, 4);
+    let a = status_array(1);
+    let src = bytes(100_000, 3);
+    let stream = dsr_gdeflate::compress(&src, dsr_gdeflate::Level::DEFAULT, 0).expect("compress");
+    let mut b = null_mut();
+    // SAFETY: valid pointers.
+    ok(unsafe { dsr_vk_buffer_create(rt, 100_000, DSR_VK_MEMORY_READBACK, &mut b) });
+    let mut none = [0u8; 0];
+    let mut r = memory_request(&stream, &mut none, 0);
+    r.compression = DSR_COMPRESSION_GDEFLATE;
+    r.uncompressed_size = src.len() as u64;
+    r.destination =
+        dsr_destination { kind: DSR_DESTINATION_VK_BUFFER, buffer: b, offset: 0, ..r.destination };
+    r.status_array = a;
+    ok(enqueue(q, &r));
+    ok(dsr_queue_submit(q));
+    ok(dsr_status_array_wait(a, 0, DSR_WAIT_INFINITE));
+    // The application's own queue use goes through the runtime's queue lock.
+    static RAN: AtomicU32 = AtomicU32::new(0);
+    unsafe extern "C" fn locked(_: *mut c_void) {
+        RAN.fetch_add(1, Ordering::SeqCst);
+    }
+    // SAFETY: `locked` is a valid function that does not call into the runtime.
+    ok(unsafe { dsr_runtime_with_vk_queue_lock(rt, Some(locked), null_mut()) });
+    assert_eq!(RAN.load(Ordering::SeqCst), 1);
+    let mut out = vec![0u8; 100_000];
+    // SAFETY: `out` holds 100 000 bytes.
+    ok(unsafe { dsr_vk_buffer_read(b, 0, out.as_mut_ptr().cast(), 100_000) });
+    assert!(out == src, "decoded bytes differ");
+    ok(dsr_vk_buffer_destroy(b));
+    ok(dsr_queue_destroy(q));
+    ok(dsr_status_array_destroy(a));
+    ok(dsr_runtime_destroy(rt));
+    // The application's device is still alive and usable.
+    // SAFETY: the device is valid (the runtime never destroys adopted devices).
+    unsafe { app.device.device_wait_idle() }.expect("the adopted device survives the runtime");
 }
