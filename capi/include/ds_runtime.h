@@ -1025,10 +1025,10 @@ dsr_result dsr_queue_try_enqueue(const struct dsr_queue *queue, const struct dsr
 
 /**
  * Enqueues a status marker (`IDStorageQueue::EnqueueStatus`): slot `index` of `array`
- * completes when every request enqueued on this queue before it has finished, with the
- * first failure (cancellation included) among them and among the requests enqueued since
- * the previous marker; at once (after submit is not needed) when none is unfinished.
- * Refused when the slot is still pending.
+ * completes when every request enqueued on this queue before it has finished; its result is
+ * the first failure (cancellation included) among the requests enqueued between the previous
+ * marker and this one. It completes at once when no earlier request is unfinished. Refused
+ * (`DSR_RESULT_INVALID_ARGUMENT`) when the slot is still pending. Thread-safe.
  */
 dsr_result dsr_queue_enqueue_status(const struct dsr_queue *queue,
                                     const struct dsr_status_array *array,

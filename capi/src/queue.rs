@@ -8,10 +8,12 @@
 //! ticket (the core slot is reused), (3) calls the request's C callback, (4) completes its own
 //! status slot and the queue markers covering it.
 //!
-//! Markers (`dsr_queue_enqueue_status`) cover every request enqueued on the queue before them:
-//! the slot completes when the last of those still unfinished finishes; its result is the
-//! first failure (cancellation included) among them and among the requests enqueued since
-//! the previous marker that already finished.
+//! Markers (`dsr_queue_enqueue_status`, DirectStorage's `EnqueueStatus`) complete when every
+//! request enqueued on the queue before them has finished; their result is the first failure
+//! (cancellation included) among the requests enqueued between the previous marker and them
+//! (DirectStorage's `GetHResult` rule): the first marker covering a request gets its failure,
+//! later ones only wait for it, and a request that failed before any marker covered it goes
+//! to the next marker.
 //!
 //! Invariants: an entry is removed from the table exactly once, under the table lock, by
 //! whoever sees its ticket finished first (the callback, an enqueuer that finds its request
@@ -391,8 +393,11 @@ fn settle(e: Entry, mut r: Result<(), Fail>) {
     if let Some(m) = &e.own_status {
         m.finish_one(&r, timeline);
     }
-    for m in &e.markers {
-        m.finish_one(&r, timeline);
+    // DirectStorage's rule: a status entry reports the requests between it and the previous
+    // entry, so only the first marker covering a request (its epoch's) gets its failure;
+    // later markers only wait for it.
+    for (i, m) in e.markers.iter().enumerate() {
+        m.finish_one(if i == 0 { &r } else { &Ok(()) }, timeline);
     }
 }
 
@@ -666,10 +671,10 @@ pub unsafe extern "C" fn dsr_queue_try_enqueue(
 }
 
 /// Enqueues a status marker (`IDStorageQueue::EnqueueStatus`): slot `index` of `array`
-/// completes when every request enqueued on this queue before it has finished, with the
-/// first failure (cancellation included) among them and among the requests enqueued since
-/// the previous marker; at once (after submit is not needed) when none is unfinished.
-/// Refused when the slot is still pending.
+/// completes when every request enqueued on this queue before it has finished; its result is
+/// the first failure (cancellation included) among the requests enqueued between the previous
+/// marker and this one. It completes at once when no earlier request is unfinished. Refused
+/// (`DSR_RESULT_INVALID_ARGUMENT`) when the slot is still pending. Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn dsr_queue_enqueue_status(
     queue: *const dsr_queue,

@@ -792,3 +792,29 @@ fn an_adopted_application_device_runs_gpu_requests_and_is_not_destroyed() {
     // SAFETY: the device is valid (the runtime never destroys adopted devices).
     unsafe { app.device.device_wait_idle() }.expect("the adopted device survives the runtime");
 }
+
+#[test]
+fn a_marker_reports_only_the_requests_since_the_previous_marker() {
+    let rt = cpu_runtime();
+    let q = queue(rt, 8);
+    let a = status_array(2);
+    let garbage = bytes(2000, 5);
+    let good = bytes(5000, 6);
+    let mut d1 = vec![0u8; 4000];
+    let mut d2 = vec![0u8; 5000];
+    let mut bad = memory_request(&garbage, &mut d1, 1);
+    bad.compression = DSR_COMPRESSION_GDEFLATE;
+    bad.uncompressed_size = 4000;
+    ok(enqueue(q, &bad));
+    ok(dsr_queue_enqueue_status(q, a, 0));
+    ok(enqueue(q, &memory_request(&good, &mut d2, 2)));
+    // Waits for the bad request too (it is unfinished), but does not report it.
+    ok(dsr_queue_enqueue_status(q, a, 1));
+    ok(dsr_queue_submit(q));
+    assert_eq!(dsr_status_array_wait(a, 0, DSR_WAIT_INFINITE), DSR_RESULT_CORRUPT_DATA);
+    ok(dsr_status_array_wait(a, 1, DSR_WAIT_INFINITE));
+    assert!(d2 == good);
+    ok(dsr_queue_destroy(q));
+    ok(dsr_status_array_destroy(a));
+    ok(dsr_runtime_destroy(rt));
+}
