@@ -34,6 +34,26 @@
 #define DSR_ABI_VERSION_MINOR 1
 
 /**
+ * `dsr_gdeflate_compress` level: stored blocks only.
+ */
+#define DSR_GDEFLATE_LEVEL_STORED 0
+
+/**
+ * Fastest compression (`DSTORAGE_COMPRESSION_FASTEST`).
+ */
+#define DSR_GDEFLATE_LEVEL_FASTEST 1
+
+/**
+ * The default (`DSTORAGE_COMPRESSION_DEFAULT`).
+ */
+#define DSR_GDEFLATE_LEVEL_DEFAULT 9
+
+/**
+ * Best ratio (`DSTORAGE_COMPRESSION_BEST_RATIO`).
+ */
+#define DSR_GDEFLATE_LEVEL_BEST 12
+
+/**
  * `dsr_runtime_desc::flags`: do not use O_DIRECT (default: used where the file allows it).
  */
 #define DSR_RUNTIME_NO_DIRECT_IO 1
@@ -930,6 +950,65 @@ const char *dsr_result_string(dsr_result result);
  * next failing `dsr_*` call on this thread (copy it to keep it).
  */
 const char *dsr_last_error_message(void);
+
+/**
+ * The most bytes `dsr_gdeflate_compress` can produce for `size` input bytes
+ * (`CompressBufferBound`), into `*out`.
+ *
+ * # Safety
+ *
+ * `out` is null (refused) or valid for writing one `uint64_t`. Thread-safe.
+ */
+dsr_result dsr_gdeflate_compress_bound(uint64_t size, uint64_t *out);
+
+/**
+ * Compresses `src_size` bytes at `src` into a DirectStorage GDeflate tile stream at `dst`
+ * (`CompressBuffer`), at `level` (0–12, `DSR_GDEFLATE_LEVEL_*`); `*out_size` receives the
+ * stream's size. When `dst_capacity` is too small, returns `DSR_RESULT_FULL` with the needed
+ * size in `*out_size` and writes nothing (`dsr_gdeflate_compress_bound` is always enough).
+ * More than 65535 tiles (4 GiB − 64 KiB) is `DSR_RESULT_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `src` is valid for reads of `src_size` bytes and `dst` for writes of `dst_capacity` bytes
+ * (either may be null when its size is 0), not overlapping; `out_size` is null (refused) or
+ * valid for writing one `uint64_t`. Thread-safe.
+ */
+dsr_result dsr_gdeflate_compress(const void *src,
+                                 uint64_t src_size,
+                                 uint32_t level,
+                                 uint32_t threads,
+                                 void *dst,
+                                 uint64_t dst_capacity,
+                                 uint64_t *out_size);
+
+/**
+ * The uncompressed size a GDeflate tile stream's header states, into `*out`; the header and
+ * tile table are validated (`DSR_RESULT_CORRUPT_DATA` when malformed or truncated).
+ *
+ * # Safety
+ *
+ * `src` is valid for reads of `src_size` bytes (the whole stream); `out` is null (refused)
+ * or valid for writing one `uint64_t`. Thread-safe.
+ */
+dsr_result dsr_gdeflate_uncompressed_size(const void *src, uint64_t src_size, uint64_t *out);
+
+/**
+ * Decodes the GDeflate tile stream at `src` into `dst` (`DecompressBuffer`), which must hold
+ * exactly the stream's uncompressed size (`dsr_gdeflate_uncompressed_size`); malformed data
+ * or another size is `DSR_RESULT_CORRUPT_DATA`. Nothing outside `dst` is written; on error
+ * `dst`'s contents are unspecified.
+ *
+ * # Safety
+ *
+ * `src` is valid for reads of `src_size` bytes and `dst` for writes of `dst_size` bytes
+ * (either may be null when its size is 0), not overlapping. Thread-safe.
+ */
+dsr_result dsr_gdeflate_decompress(const void *src,
+                                   uint64_t src_size,
+                                   uint32_t threads,
+                                   void *dst,
+                                   uint64_t dst_size);
 
 /**
  * Opens the file at `path` (a NUL-terminated path in the file system's encoding) for

@@ -31,6 +31,7 @@
 // The C names (`dsr_runtime`, `dsr_result`, ...) are the ABI; Rust style does not apply.
 #![allow(non_camel_case_types)]
 
+mod codec;
 mod file;
 mod handles;
 mod queue;
@@ -41,6 +42,7 @@ mod vk;
 #[cfg(test)]
 mod tests;
 
+pub use codec::*;
 pub use file::*;
 pub use queue::*;
 pub use runtime::*;

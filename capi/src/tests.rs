@@ -818,3 +818,67 @@ fn a_marker_reports_only_the_requests_since_the_previous_marker() {
     ok(dsr_status_array_destroy(a));
     ok(dsr_runtime_destroy(rt));
 }
+
+#[test]
+fn the_codec_functions_round_trip_and_refuse_bad_buffers() {
+    let data = bytes(200_000, 12);
+    let mut bound = 0;
+    // SAFETY: valid out pointer.
+    ok(unsafe { dsr_gdeflate_compress_bound(data.len() as u64, &mut bound) });
+    let mut stream = vec![0u8; bound as usize];
+    let mut size = 0;
+    // Too small a destination: FULL, the needed size reported, nothing written.
+    // SAFETY: `data` and `stream` are valid for their sizes; 10 ≤ stream.len().
+    let small = unsafe {
+        dsr_gdeflate_compress(
+            data.as_ptr().cast(),
+            data.len() as u64,
+            9,
+            0,
+            stream.as_mut_ptr().cast(),
+            10,
+            &mut size,
+        )
+    };
+    assert_eq!(small, DSR_RESULT_FULL);
+    assert!(size > 10 && size <= bound);
+    assert!(stream.iter().all(|&b| b == 0));
+    // SAFETY: as above, with the whole bound.
+    ok(unsafe {
+        dsr_gdeflate_compress(
+            data.as_ptr().cast(),
+            data.len() as u64,
+            9,
+            0,
+            stream.as_mut_ptr().cast(),
+            bound,
+            &mut size,
+        )
+    });
+    stream.truncate(size as usize);
+    assert!(dsr_gdeflate::decompress(&stream, 1).expect("valid stream") == data);
+    let mut stated = 0;
+    // SAFETY: `stream` is valid for its size.
+    ok(unsafe { dsr_gdeflate_uncompressed_size(stream.as_ptr().cast(), size, &mut stated) });
+    assert_eq!(stated, data.len() as u64);
+    let mut out = vec![0u8; data.len()];
+    // SAFETY: both buffers valid for their sizes.
+    ok(unsafe {
+        dsr_gdeflate_decompress(stream.as_ptr().cast(), size, 0, out.as_mut_ptr().cast(), data.len() as u64)
+    });
+    assert!(out == data);
+    // The wrong output size and truncated data are corrupt data, not crashes.
+    // SAFETY: as above (a shorter prefix of `out`).
+    let wrong =
+        unsafe { dsr_gdeflate_decompress(stream.as_ptr().cast(), size, 0, out.as_mut_ptr().cast(), 1000) };
+    assert_eq!(wrong, DSR_RESULT_CORRUPT_DATA);
+    // SAFETY: a prefix of `stream`.
+    let cut = unsafe { dsr_gdeflate_uncompressed_size(stream.as_ptr().cast(), size / 2, &mut stated) };
+    assert_eq!(cut, DSR_RESULT_CORRUPT_DATA);
+    // SAFETY: null refused before use.
+    let null = unsafe { dsr_gdeflate_compress(null(), 5, 9, 0, null_mut(), 0, &mut size) };
+    assert_eq!(null, DSR_RESULT_INVALID_ARGUMENT);
+    // SAFETY: valid pointers; level 13 is refused.
+    let level = unsafe { dsr_gdeflate_compress(data.as_ptr().cast(), 10, 13, 0, null_mut(), 0, &mut size) };
+    assert_eq!(level, DSR_RESULT_INVALID_ARGUMENT);
+}

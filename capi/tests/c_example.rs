@@ -112,6 +112,7 @@ fn c_example_builds_and_runs() {
         "raw read: OK, 5000003 bytes",
         "gdeflate decode: OK",
         "matches the raw copy",
+        "memory source: OK",
         "cancelled: 3 of 3 (callbacks saw 3)",
         "error record: 1 failure, first `bad-size` DSR_RESULT_CORRUPT_DATA",
         "all checks passed",
@@ -119,7 +120,7 @@ fn c_example_builds_and_runs() {
     let cpu = run(Command::new(&exe).arg(&gdf).arg(&original).arg("cpu").env("LD_LIBRARY_PATH", &lib_dir));
     assert_eq!(cpu.status.code(), Some(0), "load.c failed on the CPU runtime");
     expect_lines(&cpu, &common);
-    expect_lines(&cpu, &["backend=cpu", "stats: completed=2 failed=1 cancelled=3"]);
+    expect_lines(&cpu, &["backend=cpu", "stats: completed=3 failed=1 cancelled=3"]);
 
     let gpu = run(Command::new(&exe).arg(&gdf).arg(&original).arg("vulkan").env("LD_LIBRARY_PATH", &lib_dir));
     if gpu.status.code() == Some(77) && !require_gpu() {
@@ -130,7 +131,7 @@ fn c_example_builds_and_runs() {
     }
     assert_eq!(gpu.status.code(), Some(0), "load.c failed on the Vulkan runtime");
     expect_lines(&gpu, &common);
-    expect_lines(&gpu, &["backend=vulkan", "vulkan buffer: OK, decoded on the GPU", "stats: completed=3"]);
+    expect_lines(&gpu, &["backend=vulkan", "vulkan buffer: OK, decoded on the GPU", "stats: completed=4"]);
 }
 
 #[test]

@@ -1,8 +1,9 @@
 /*
  * load.c - ds-runtime's C ABI end to end: loads a file raw and a GDeflate tile stream of the
  * same bytes decoded, into host memory (and, on a Vulkan runtime, into a Vulkan buffer),
- * waits through status slots, checks the decoded bytes against the raw copy, then shows
- * cancellation by tag and the error record of a bad request.
+ * waits through status slots, checks the decoded bytes against the raw copy, compresses the
+ * raw copy with the library's codec and loads that back from memory, then shows cancellation
+ * by tag and the error record of a bad request.
  *
  *   load STREAM.gdf ORIGINAL [cpu|vulkan]
  *
@@ -178,6 +179,35 @@ int main(int argc, char **argv) {
     if (memcmp(raw, decoded, size) != 0) fail("the decoded bytes differ from the raw copy");
     printf("gdeflate decode: OK, %llu -> %llu bytes, matches the raw copy\n",
            (unsigned long long)stream_size, (unsigned long long)size);
+
+    /* 3b. The codec from C: compress the raw copy, load it back from memory through the queue. */
+    uint64_t bound = 0, packed_size = 0, stated = 0;
+    CHECK(dsr_gdeflate_compress_bound(size, &bound));
+    unsigned char *packed = malloc(bound ? bound : 1);
+    if (!packed) fail("out of memory");
+    CHECK(dsr_gdeflate_compress(raw, size, DSR_GDEFLATE_LEVEL_FASTEST, 0, packed, bound, &packed_size));
+    CHECK(dsr_gdeflate_uncompressed_size(packed, packed_size, &stated));
+    if (stated != size) fail("the compressed stream states another size");
+    memset(decoded, 0, size);
+    memset(&req, 0, sizeof req);
+    req.source.kind = DSR_SOURCE_MEMORY;
+    req.source.memory = packed;
+    req.source.size = packed_size;
+    req.compression = DSR_COMPRESSION_GDEFLATE;
+    req.uncompressed_size = size;
+    req.destination.kind = DSR_DESTINATION_MEMORY;
+    req.destination.memory = decoded;
+    req.destination.size = size;
+    req.name = "from-memory";
+    req.status_array = status;
+    req.status_index = 8;
+    CHECK(dsr_queue_enqueue(queue, &req));
+    CHECK(dsr_queue_submit(queue));
+    CHECK(dsr_status_array_wait(status, 8, DSR_WAIT_INFINITE));
+    if (memcmp(raw, decoded, size) != 0) fail("the bytes decoded from memory differ from the raw copy");
+    printf("memory source: OK, compressed in C to %llu bytes, decoded through the queue\n",
+           (unsigned long long)packed_size);
+    free(packed);
 
     /* 4. Vulkan: decode into a GPU buffer, get the timeline semaphore value, read it back. */
     if (info.backend == DSR_BACKEND_VULKAN) {
