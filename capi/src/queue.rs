@@ -459,6 +459,20 @@ pub unsafe extern "C" fn dsr_queue_create(
                     {
                         eprintln!("ds-runtime C ABI: internal error settling request `{}`", done.name);
                     }
+                    // If `dsr_queue_destroy` ran meanwhile, this may be the last reference:
+                    // dropping the queue waits for the pipeline, which this thread is part
+                    // of, so the drop goes to a thread of its own.
+                    if let Some(last) = Arc::into_inner(q) {
+                        // ManuallyDrop: if no thread can be started, the queue leaks rather
+                        // than being dropped here.
+                        let last = std::mem::ManuallyDrop::new(last);
+                        let spawned = std::thread::Builder::new()
+                            .name("dsr-queue-drop".into())
+                            .spawn(move || drop(std::mem::ManuallyDrop::into_inner(last)));
+                        if let Err(e) = spawned {
+                            eprintln!("ds-runtime C ABI: cannot drop a destroyed queue ({e}); leaking it");
+                        }
+                    }
                 }
             });
             let queue = rt.rt.create_queue(QueueDesc {

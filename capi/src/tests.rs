@@ -882,3 +882,108 @@ fn the_codec_functions_round_trip_and_refuse_bad_buffers() {
     let level = unsafe { dsr_gdeflate_compress(data.as_ptr().cast(), 10, 13, 0, null_mut(), 0, &mut size) };
     assert_eq!(level, DSR_RESULT_INVALID_ARGUMENT);
 }
+
+/// Aborts the test process if `f` does not finish within `secs` (a deadlock must fail CI,
+/// not hang it).
+fn within<T>(secs: u64, what: &'static str, f: impl FnOnce() -> T) -> T {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&done);
+    std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        while !flag.load(Ordering::SeqCst) {
+            if start.elapsed().as_secs() > secs {
+                eprintln!("{what}: still running after {secs} s (deadlock?)");
+                std::process::abort();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    });
+    let r = f();
+    done.store(true, Ordering::SeqCst);
+    r
+}
+
+#[test]
+fn concurrent_enqueuers_get_every_status_and_callback_exactly_once() {
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+    unsafe extern "C" fn cb(_: *mut c_void, c: *const dsr_completion) {
+        // SAFETY: valid for the call.
+        assert_eq!(unsafe { (*c).result }, DSR_RESULT_OK);
+        CALLS.fetch_add(1, Ordering::SeqCst);
+    }
+    const THREADS: usize = 4;
+    const PER_THREAD: usize = 150;
+    within(120, "concurrent enqueuers", || {
+        let rt = cpu_runtime();
+        let q = queue(rt, 16) as usize;
+        let a = status_array((THREADS * PER_THREAD) as u32) as usize;
+        let src = std::sync::Arc::new(bytes(3000, 2));
+        let workers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let src = std::sync::Arc::clone(&src);
+                std::thread::spawn(move || {
+                    let mut dsts = vec![vec![0u8; 3000]; PER_THREAD];
+                    for (i, d) in dsts.iter_mut().enumerate() {
+                        let mut r = memory_request(&src, d, t as u64);
+                        r.status_array = a as *const dsr_status_array;
+                        r.status_index = (t * PER_THREAD + i) as u32;
+                        r.callback = Some(cb);
+                        ok(enqueue(q as *mut dsr_queue, &r));
+                        if i % 10 == 9 {
+                            ok(dsr_queue_submit(q as *const dsr_queue));
+                        }
+                    }
+                    ok(dsr_queue_drain(q as *const dsr_queue));
+                    for i in 0..PER_THREAD {
+                        ok(dsr_status_array_get_result(
+                            a as *const dsr_status_array,
+                            (t * PER_THREAD + i) as u32,
+                        ));
+                    }
+                    assert!(dsts.iter().all(|d| **d == **src));
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().expect("worker");
+        }
+        assert_eq!(CALLS.load(Ordering::SeqCst), (THREADS * PER_THREAD) as u32);
+        ok(dsr_queue_destroy(q as *mut dsr_queue));
+        ok(dsr_status_array_destroy(a as *mut dsr_status_array));
+        ok(dsr_runtime_destroy(rt));
+    });
+}
+
+#[test]
+fn destroying_queues_while_their_requests_complete_never_deadlocks() {
+    within(120, "destroy during completion", || {
+        let rt = cpu_runtime();
+        let src = bytes(20_000, 3);
+        for round in 0..30 {
+            let q = queue(rt, 64);
+            let a = status_array(40);
+            let mut dsts = vec![vec![0u8; 20_000]; 40];
+            for (i, d) in dsts.iter_mut().enumerate() {
+                let mut r = memory_request(&src, d, 0);
+                r.status_array = a;
+                r.status_index = i as u32;
+                ok(enqueue(q, &r));
+            }
+            ok(dsr_queue_submit(q));
+            if round % 2 == 1 {
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            ok(dsr_queue_destroy(q));
+            // Destroy completed every request: done or cancelled, nothing pending.
+            for i in 0..40 {
+                let r = dsr_status_array_wait(a, i, 10_000_000_000);
+                assert!(r == DSR_RESULT_OK || r == DSR_RESULT_CANCELLED, "slot {i}: {}", name(r));
+                if r == DSR_RESULT_OK {
+                    assert!(dsts[i as usize] == src);
+                }
+            }
+            ok(dsr_status_array_destroy(a));
+        }
+        ok(dsr_runtime_destroy(rt));
+    });
+}
