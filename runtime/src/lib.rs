@@ -12,7 +12,9 @@
 //! what the two GPU backends share (page jobs, kernel status → CPU error). [`stream`] is the
 //! streaming pipeline: DirectStorage-style request queues, io_uring reads into a staging ring,
 //! CPU or Vulkan copies and decodes into host or GPU memory (`docs/streaming.md`). What is not
-//! built returns [`Error::Unsupported`], never a silent fallback.
+//! built returns [`Error::Unsupported`], never a silent fallback. [`pack`] is the `.dsp` pack
+//! format (many named entries, raw or GDeflate, aligned for O_DIRECT, checksummed table of
+//! contents; `docs/pack-format.md`) whose entries are read through [`stream`] requests.
 //!
 //! ```
 //! use ds_runtime::{Backend, select_backend};
@@ -29,6 +31,7 @@ pub mod cpu;
 mod error;
 #[cfg(any(feature = "vulkan", feature = "wgpu"))]
 pub mod gpu_decode;
+pub mod pack;
 pub mod stream;
 #[cfg(feature = "vulkan")]
 pub mod vulkan;
