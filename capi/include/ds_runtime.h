@@ -167,6 +167,11 @@
 typedef struct dsr_file dsr_file;
 
 /**
+ * An open pack (opaque handle).
+ */
+typedef struct dsr_pack dsr_pack;
+
+/**
  * A request queue (opaque handle).
  */
 typedef struct dsr_queue dsr_queue;
@@ -222,6 +227,42 @@ typedef struct dsr_version {
    */
   uint32_t patch;
 } dsr_version;
+
+/**
+ * How the source is compressed (`dsr_request::compression`).
+ */
+typedef uint32_t dsr_compression;
+
+/**
+ * One entry of a pack.
+ */
+typedef struct dsr_pack_entry {
+  /**
+   * The entry's name (NUL-terminated UTF-8 relative path); valid until the pack handle is
+   * destroyed.
+   */
+  const char *name;
+  /**
+   * Byte offset of the stored data in the pack file (the request's `source.offset`).
+   */
+  uint64_t offset;
+  /**
+   * Bytes stored (the request's `source.size`).
+   */
+  uint64_t stored_size;
+  /**
+   * Bytes after decoding (the request's `uncompressed_size` and output size).
+   */
+  uint64_t uncompressed_size;
+  /**
+   * `DSR_COMPRESSION_NONE` or `DSR_COMPRESSION_GDEFLATE` (the request's `compression`).
+   */
+  dsr_compression compression;
+  /**
+   * SHA-256 of the uncompressed bytes.
+   */
+  uint8_t sha256[32];
+} dsr_pack_entry;
 
 /**
  * Scheduling priority (`dsr_queue_desc::priority`): strict; equal priorities take turns.
@@ -363,11 +404,6 @@ typedef struct dsr_destination {
    */
   struct dsr_image_region region;
 } dsr_destination;
-
-/**
- * How the source is compressed (`dsr_request::compression`).
- */
-typedef uint32_t dsr_compression;
 
 /**
  * What a completion callback is told; valid during the call only.
@@ -1051,6 +1087,80 @@ dsr_result dsr_file_size(const struct dsr_file *file, uint64_t *out);
  * `DSR_RESULT_INVALID_ARGUMENT` (a double destroy is harmless). Thread-safe.
  */
 dsr_result dsr_file_destroy(struct dsr_file *file);
+
+/**
+ * Opens and validates the pack at `path` (header, table of contents) into `*out`.
+ *
+ * Errors: `DSR_RESULT_NOT_FOUND`, `DSR_RESULT_IO`, `DSR_RESULT_CORRUPT_DATA` (not a pack,
+ * truncated, checksum or structure broken), `DSR_RESULT_UNSUPPORTED` (a newer format).
+ *
+ * # Safety
+ *
+ * `path` is null (refused) or NUL-terminated; `out` is null (refused) or valid for writing
+ * one pointer. The caller owns the new handle ([`dsr_pack_destroy`]). Thread-safe.
+ */
+dsr_result dsr_pack_open(const char *path, struct dsr_pack **out);
+
+/**
+ * Releases the handle (entry names obtained from it become invalid). Requests reading the
+ * pack keep its file open. A null, destroyed or foreign handle is refused with
+ * `DSR_RESULT_INVALID_ARGUMENT`. Thread-safe.
+ */
+dsr_result dsr_pack_destroy(struct dsr_pack *pack);
+
+/**
+ * The number of entries into `*out`.
+ *
+ * # Safety
+ *
+ * `out` is null (refused) or valid for writing one `uint32_t`. Thread-safe.
+ */
+dsr_result dsr_pack_entry_count(const struct dsr_pack *pack, uint32_t *out);
+
+/**
+ * Entry `index` (0-based, in offset order) into `*out`.
+ *
+ * # Safety
+ *
+ * `out` is null (refused) or valid for writing one `dsr_pack_entry`. Thread-safe.
+ */
+dsr_result dsr_pack_get_entry(const struct dsr_pack *pack,
+                              uint32_t index,
+                              struct dsr_pack_entry *out);
+
+/**
+ * The index of the entry called `name` into `*out`; `DSR_RESULT_NOT_FOUND` when there is
+ * none.
+ *
+ * # Safety
+ *
+ * `name` is null (refused) or NUL-terminated; `out` is null (refused) or valid for writing
+ * one `uint32_t`. Thread-safe.
+ */
+dsr_result dsr_pack_find(const struct dsr_pack *pack, const char *name, uint32_t *out);
+
+/**
+ * A new `dsr_file` handle on the pack's file, for the `source.file` of requests reading its
+ * entries, into `*out` (the caller destroys it with `dsr_file_destroy`).
+ *
+ * # Safety
+ *
+ * `out` is null (refused) or valid for writing one pointer. Thread-safe.
+ */
+dsr_result dsr_pack_get_file(const struct dsr_pack *pack, struct dsr_file **out);
+
+/**
+ * Checks that the `size` bytes at `data` are entry `index`'s content (size, then SHA-256):
+ * `DSR_RESULT_OK`, or `DSR_RESULT_CORRUPT_DATA` naming the entry.
+ *
+ * # Safety
+ *
+ * `data` is valid for reads of `size` bytes (null only when `size` is 0). Thread-safe.
+ */
+dsr_result dsr_pack_verify_entry(const struct dsr_pack *pack,
+                                 uint32_t index,
+                                 const void *data,
+                                 uint64_t size);
 
 /**
  * Creates a queue on `runtime` into `*out` (`desc` null: 256 slots, normal priority).

@@ -11,6 +11,7 @@
 
 use crate::Fail;
 use crate::file::CFile;
+use crate::pack::CPack;
 use crate::queue::CQueue;
 use crate::runtime::CRuntime;
 use crate::status::StatusArray;
@@ -27,6 +28,7 @@ pub(crate) enum Object {
     StatusArray(Arc<StatusArray>),
     Buffer(Arc<CBuffer>),
     Image(Arc<CImage>),
+    Pack(Arc<CPack>),
 }
 
 static OBJECTS: LazyLock<Mutex<HashMap<usize, Object>>> = LazyLock::new(Mutex::default);
@@ -85,3 +87,4 @@ getter!(file, File, CFile, "dsr_file");
 getter!(status_array, StatusArray, StatusArray, "dsr_status_array");
 getter!(buffer, Buffer, CBuffer, "dsr_vk_buffer");
 getter!(image, Image, CImage, "dsr_vk_image");
+getter!(pack, Pack, CPack, "dsr_pack");

@@ -1,14 +1,15 @@
 //! The C ABI of ds-runtime: `libds_runtime.so` / `libds_runtime.a` and the header
 //! `include/ds_runtime.h` (generated from this crate by cbindgen; `tests/header.rs` checks the
 //! committed header is current). It wraps [`dsr_core::stream`] (runtime, queues, requests,
-//! cancellation, error records, statistics) and the Vulkan core (device creation or adoption,
-//! buffers, images, the timeline semaphore) behind DirectStorage-shaped calls.
+//! cancellation, error records, statistics), the Vulkan core (device creation or adoption,
+//! buffers, images, the timeline semaphore), the GDeflate codec and `.dsp` packs behind
+//! DirectStorage-shaped calls.
 //!
 //! What this crate owns and its invariants:
 //!
 //! - **Handles** (`dsr_runtime*`, `dsr_queue*`, `dsr_file*`, `dsr_status_array*`,
-//!   `dsr_vk_buffer*`, `dsr_vk_image*`) are opaque keys into one process-wide registry
-//!   (`handles.rs`), never pointers to memory: a null, destroyed, foreign or wrong-kind
+//!   `dsr_vk_buffer*`, `dsr_vk_image*`, `dsr_pack*`) are opaque keys into one process-wide
+//!   registry (`handles.rs`), never pointers to memory: a null, destroyed, foreign or wrong-kind
 //!   handle is looked up, not dereferenced, and refused with `DSR_RESULT_INVALID_ARGUMENT`
 //!   (double destroy included). Objects are reference-counted: a call in flight keeps its
 //!   object alive while another thread destroys the handle, and a queue keeps its runtime
@@ -34,6 +35,7 @@
 mod codec;
 mod file;
 mod handles;
+mod pack;
 mod queue;
 mod runtime;
 mod status;
@@ -44,6 +46,7 @@ mod tests;
 
 pub use codec::*;
 pub use file::*;
+pub use pack::*;
 pub use queue::*;
 pub use runtime::*;
 pub use status::*;

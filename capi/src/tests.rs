@@ -987,3 +987,83 @@ fn destroying_queues_while_their_requests_complete_never_deadlocks() {
         ok(dsr_runtime_destroy(rt));
     });
 }
+
+#[test]
+fn pack_entries_stream_through_a_queue_and_verify() {
+    use dsr_core::pack::{EntryCompression, PackOptions, PackWriter};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("assets.dsp");
+    let texture = bytes(150_000, 1);
+    let header = b"plain header bytes".to_vec();
+    let mut w = PackWriter::create(&path, PackOptions::default()).expect("create pack");
+    w.add_with("textures/a.bin", &texture, EntryCompression::GDeflate).expect("add");
+    w.add_with("meta/header.txt", &header, EntryCompression::None).expect("add");
+    w.finish().expect("finish");
+    let cpath = CString::new(path.as_os_str().as_encoded_bytes()).expect("path");
+    let mut pack = null_mut();
+    // SAFETY: valid pointers.
+    ok(unsafe { dsr_pack_open(cpath.as_ptr(), &mut pack) });
+    let mut n = 0;
+    // SAFETY: valid out pointer.
+    ok(unsafe { dsr_pack_entry_count(pack, &mut n) });
+    assert_eq!(n, 2);
+    let mut file = null_mut();
+    // SAFETY: valid out pointer.
+    ok(unsafe { dsr_pack_get_file(pack, &mut file) });
+    let rt = cpu_runtime();
+    let q = queue(rt, 4);
+    for (name, want, compression) in [
+        (c"textures/a.bin", &texture, DSR_COMPRESSION_GDEFLATE),
+        (c"meta/header.txt", &header, DSR_COMPRESSION_NONE),
+    ] {
+        let mut index = 0;
+        // SAFETY: valid pointers.
+        ok(unsafe { dsr_pack_find(pack, name.as_ptr(), &mut index) });
+        // SAFETY: all-zero is a valid value of this plain-data struct (null name pointer).
+        let mut e: dsr_pack_entry = unsafe { std::mem::zeroed() };
+        // SAFETY: valid out pointer.
+        ok(unsafe { dsr_pack_get_entry(pack, index, &mut e) });
+        // SAFETY: the name points into the live pack.
+        assert_eq!(unsafe { CStr::from_ptr(e.name) }, name);
+        assert_eq!((e.compression, e.uncompressed_size), (compression, want.len() as u64));
+        let mut out = vec![0u8; e.uncompressed_size as usize];
+        let mut r = memory_request(&[], &mut out, 0);
+        r.source =
+            dsr_source { kind: DSR_SOURCE_FILE, file, memory: null(), offset: e.offset, size: e.stored_size };
+        r.compression = e.compression;
+        r.uncompressed_size = e.uncompressed_size;
+        ok(enqueue(q, &r));
+        ok(dsr_queue_drain(q));
+        assert!(out == **want);
+        // SAFETY: `out` is valid for its size.
+        ok(unsafe { dsr_pack_verify_entry(pack, index, out.as_ptr().cast(), out.len() as u64) });
+        out[0] ^= 1;
+        // SAFETY: as above.
+        let bad = unsafe { dsr_pack_verify_entry(pack, index, out.as_ptr().cast(), out.len() as u64) };
+        assert_eq!(bad, DSR_RESULT_CORRUPT_DATA);
+    }
+    let mut index = 0;
+    // SAFETY: valid pointers.
+    assert_eq!(unsafe { dsr_pack_find(pack, c"nope".as_ptr(), &mut index) }, DSR_RESULT_NOT_FOUND);
+    // SAFETY: all-zero is a valid value of this plain-data struct.
+    let mut e: dsr_pack_entry = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out pointer.
+    assert_eq!(unsafe { dsr_pack_get_entry(pack, 2, &mut e) }, DSR_RESULT_INVALID_ARGUMENT);
+    ok(dsr_pack_destroy(pack));
+    assert_eq!(dsr_pack_destroy(pack), DSR_RESULT_INVALID_ARGUMENT);
+    ok(dsr_file_destroy(file));
+    ok(dsr_queue_destroy(q));
+    ok(dsr_runtime_destroy(rt));
+    // Not a pack, a truncated pack, no file.
+    let mut not_pack = null_mut();
+    std::fs::write(dir.path().join("x.dsp"), b"definitely not a pack, just some bytes").expect("write");
+    let x = CString::new(dir.path().join("x.dsp").as_os_str().as_encoded_bytes()).expect("path");
+    // SAFETY: valid pointers.
+    assert_eq!(unsafe { dsr_pack_open(x.as_ptr(), &mut not_pack) }, DSR_RESULT_CORRUPT_DATA);
+    let full = std::fs::read(&path).expect("read");
+    std::fs::write(&path, &full[..full.len() - 7]).expect("truncate");
+    // SAFETY: valid pointers.
+    assert_eq!(unsafe { dsr_pack_open(cpath.as_ptr(), &mut not_pack) }, DSR_RESULT_CORRUPT_DATA);
+    // SAFETY: valid pointers.
+    assert_eq!(unsafe { dsr_pack_open(c"/nonexistent/x.dsp".as_ptr(), &mut not_pack) }, DSR_RESULT_NOT_FOUND);
+}
