@@ -265,13 +265,14 @@ typedef struct dsr_pack_entry {
 } dsr_pack_entry;
 
 /**
- * Scheduling priority (`dsr_queue_desc::priority`): strict; equal priorities take turns.
+ * Scheduling priority (`dsr_queue_desc::priority`), strict: the scheduler serves the
+ * highest priority with work ready; equal priorities take turns. The values are names, not
+ * an order (0 is the default, `DSR_PRIORITY_NORMAL`, so a zeroed description is valid).
  */
 typedef uint32_t dsr_priority;
 
 /**
- * How to create a queue (`capacity` 0 means 256 slots; set `priority` explicitly: 0 is
- * `DSR_PRIORITY_LOW`).
+ * How to create a queue. All-zero means 256 slots, normal priority, named "queue".
  */
 typedef struct dsr_queue_desc {
   /**
@@ -839,22 +840,22 @@ typedef struct dsr_vk_image_desc {
 #define DSR_RESULT_INTERNAL 13
 
 /**
- * Background streaming.
- */
-#define DSR_PRIORITY_LOW 0
-
-/**
  * The default.
  */
-#define DSR_PRIORITY_NORMAL 1
+#define DSR_PRIORITY_NORMAL 0
 
 /**
- * Needed soon.
+ * Background streaming (below normal).
+ */
+#define DSR_PRIORITY_LOW 1
+
+/**
+ * Needed soon (above normal).
  */
 #define DSR_PRIORITY_HIGH 2
 
 /**
- * Needed now.
+ * Needed now (above high).
  */
 #define DSR_PRIORITY_REALTIME 3
 

@@ -41,19 +41,20 @@ pub struct dsr_queue {
     _private: [u8; 0],
 }
 
-/// Scheduling priority (`dsr_queue_desc::priority`): strict; equal priorities take turns.
+/// Scheduling priority (`dsr_queue_desc::priority`), strict: the scheduler serves the
+/// highest priority with work ready; equal priorities take turns. The values are names, not
+/// an order (0 is the default, `DSR_PRIORITY_NORMAL`, so a zeroed description is valid).
 pub type dsr_priority = u32;
-/// Background streaming.
-pub const DSR_PRIORITY_LOW: dsr_priority = 0;
 /// The default.
-pub const DSR_PRIORITY_NORMAL: dsr_priority = 1;
-/// Needed soon.
+pub const DSR_PRIORITY_NORMAL: dsr_priority = 0;
+/// Background streaming (below normal).
+pub const DSR_PRIORITY_LOW: dsr_priority = 1;
+/// Needed soon (above normal).
 pub const DSR_PRIORITY_HIGH: dsr_priority = 2;
-/// Needed now.
+/// Needed now (above high).
 pub const DSR_PRIORITY_REALTIME: dsr_priority = 3;
 
-/// How to create a queue (`capacity` 0 means 256 slots; set `priority` explicitly: 0 is
-/// `DSR_PRIORITY_LOW`).
+/// How to create a queue. All-zero means 256 slots, normal priority, named "queue".
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct dsr_queue_desc {
