@@ -1067,3 +1067,62 @@ fn pack_entries_stream_through_a_queue_and_verify() {
     // SAFETY: valid pointers.
     assert_eq!(unsafe { dsr_pack_open(c"/nonexistent/x.dsp".as_ptr(), &mut not_pack) }, DSR_RESULT_NOT_FOUND);
 }
+
+/// `(type, field)` → Rust offset, and the type sizes, for every struct of the header.
+macro_rules! layout {
+    ($($ty:ident { $($field:ident),* })*) => {{
+        let mut v: Vec<(String, usize)> = Vec::new();
+        $(
+            v.push((format!("sizeof({})", stringify!($ty)), std::mem::size_of::<$ty>()));
+            $(v.push((format!("offsetof({}, {})", stringify!($ty), stringify!($field)), std::mem::offset_of!($ty, $field)));)*
+        )*
+        v
+    }};
+}
+
+#[test]
+fn c_struct_layouts_match_rust() {
+    let rust = layout! {
+        dsr_version { abi_major, abi_minor, major, minor, patch }
+        dsr_queue_desc { capacity, priority, name }
+        dsr_source { kind, file, memory, offset, size }
+        dsr_image_region { mip_level, array_layer, layer_count, x, y, z, width, height, depth }
+        dsr_destination { kind, memory, size, buffer, offset, image, region }
+        dsr_completion { tag, result, name, message }
+        dsr_request { source, destination, compression, uncompressed_size, tag, name, status_array, status_index, callback, user_data }
+        dsr_error_record { failure_count, has_failure, first_result, first_tag, first_name, first_request, first_message }
+        dsr_queue_stats { completed, failed, cancelled, bytes_read, bytes_written, in_progress, latency_us }
+        dsr_vk_adopt_desc { instance, physical_device, device, queue_family_index, queue_index, enabled_features, get_instance_proc_addr }
+        dsr_runtime_desc { backend, io, flags, io_depth, cpu_threads, staging_bytes, chunk_bytes, adopt }
+        dsr_runtime_info { backend, io, staging, fixed_buffers, adopted_device, chunk_bytes, chunks, vk_queue_family_index, vk_device, device_name }
+        dsr_capabilities_info { abi_major, abi_minor, flags, vulkan_device_name, vulkan_unavailable_reason }
+        dsr_vk_image_desc { format, width, height, depth, mip_levels, array_layers }
+        dsr_pack_entry { name, offset, stored_size, uncompressed_size, compression, sha256 }
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut c = String::from("#include <ds_runtime.h>\n#include <stdio.h>\nint main(void) {\n");
+    for (expr, _) in &rust {
+        c.push_str(&format!("    printf(\"%zu\\n\", (size_t){expr});\n"));
+    }
+    c.push_str("    return 0;\n}\n");
+    let src = dir.path().join("layout.c");
+    std::fs::write(&src, c).expect("write");
+    let exe = dir.path().join("layout");
+    let include = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("include");
+    let status = std::process::Command::new("cc")
+        .args(["-std=c11", "-Wall", "-Werror", "-I"])
+        .arg(&include)
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe)
+        .status()
+        .expect("cc");
+    assert!(status.success(), "the layout probe does not compile");
+    let out = std::process::Command::new(&exe).output().expect("run the layout probe");
+    let c_values: Vec<usize> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| l.parse().expect("number")).collect();
+    assert_eq!(c_values.len(), rust.len());
+    for ((expr, r), c) in rust.iter().zip(c_values) {
+        assert_eq!(*r, c, "{expr}: Rust {r}, C {c}");
+    }
+}
