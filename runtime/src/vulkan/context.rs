@@ -93,6 +93,8 @@ pub struct AdoptDesc {
     /// Index of that queue within its family.
     pub queue_index: u32,
     /// The features the application enabled on `device` (at least `timeline_semaphore`).
+    /// `memory_decompression` also declares that `VK_NV_memory_decompression` is enabled;
+    /// with `buffer_device_address` it makes the driver's decode method available.
     pub enabled_features: DeviceFeatures,
     /// The application's `vkGetInstanceProcAddr`; `None` uses the system loader's
     /// (`libvulkan.so.1`), right when the application uses that loader too.
