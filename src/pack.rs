@@ -367,24 +367,33 @@ fn note_fallback(selection: &Selection) {
     }
 }
 
-/// Decodes `entry` from its stored bytes on `selection` and checks size and SHA-256.
+/// `entry`'s content from its stored bytes, checked (size and SHA-256): raw entries as they
+/// are, GDeflate entries decoded on `selection`.
 fn decode_on(
     selection: &Selection,
     entry: &PackEntry,
     stored: Vec<u8>,
     threads: usize,
 ) -> Result<Vec<u8>, String> {
-    match (entry.compression, selection.backend) {
-        (EntryCompression::None, _) | (_, Backend::Cpu) => {
-            entry.decode(&stored, threads).map_err(|e| e.to_string())
-        }
-        (EntryCompression::GDeflate, _) => {
-            let out =
-                selection.decompress(&stored, threads).map_err(|e| format!("entry {:?}: {e}", entry.name))?;
-            entry.verify(&out).map_err(|e| e.to_string())?;
-            Ok(out)
-        }
+    match entry.compression {
+        EntryCompression::None => entry.verify(&stored).map(|()| stored).map_err(|e| e.to_string()),
+        EntryCompression::GDeflate => decode_gdeflate_on(selection, entry, &stored, threads),
     }
+}
+
+/// Decodes GDeflate entry `entry` from `stored` on `selection`, checking size and SHA-256.
+fn decode_gdeflate_on(
+    selection: &Selection,
+    entry: &PackEntry,
+    stored: &[u8],
+    threads: usize,
+) -> Result<Vec<u8>, String> {
+    if selection.backend == Backend::Cpu {
+        return entry.decode(stored, threads).map_err(|e| e.to_string());
+    }
+    let out = selection.decompress(stored, threads).map_err(|e| format!("entry {:?}: {e}", entry.name))?;
+    entry.verify(&out).map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 /// Refuses to write `target` (inside `root`) through a symbolic link, creating the missing
@@ -512,7 +521,7 @@ pub fn verify(a: &VerifyArgs) -> Result<(), String> {
             continue;
         }
         for s in &selections {
-            if let Err(error) = decode_on(s, e, stored.clone(), a.threads) {
+            if let Err(error) = decode_gdeflate_on(s, e, &stored, a.threads) {
                 bad.push(Bad { name: e.name.clone(), backend: s.backend.name(), error });
             }
             progress.advance(e.uncompressed_size);
