@@ -85,7 +85,8 @@ pub struct UnpackArgs {
 /// Engines `dsr verify` checks with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum VerifyBackend {
-    /// The CPU and every GPU backend available here (those missing are named, not an error).
+    /// The CPU and every GPU backend available here (those missing are named, not an error;
+    /// software devices such as lavapipe count, and decode slowly).
     All,
     /// The CPU decoder.
     Cpu,
@@ -163,7 +164,11 @@ fn collect_inputs(dir: &Path, skip: Option<&Path>) -> Result<Vec<Input>, String>
             if ft.is_dir() {
                 stack.push((p, format!("{name}/")));
             } else if ft.is_file() {
-                if skip.is_some_and(|s| std::fs::canonicalize(&p).is_ok_and(|c| c == s)) {
+                // Only a file with the output's name can be the output: canonicalize just those.
+                let is_output = |s: &Path| {
+                    s.file_name() == p.file_name() && std::fs::canonicalize(&p).is_ok_and(|c| c == s)
+                };
+                if skip.is_some_and(is_output) {
                     continue;
                 }
                 ds_runtime::pack::validate_name(&name).map_err(|e| format!("{}: {e}", p.display()))?;

@@ -152,6 +152,22 @@ fn pack_ls_verify_unpack_round_trip_byte_exact() {
 }
 
 #[test]
+fn the_pack_is_the_same_bytes_for_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    make_tree(&input);
+    let packs: Vec<Vec<u8>> = ["1", "3", "0"]
+        .iter()
+        .map(|t| {
+            let pack = dir.path().join(format!("t{t}.dsp"));
+            ok(&dsr(&["pack", "--level", "1", "--threads", t, s(&input), "-o", s(&pack)]));
+            std::fs::read(&pack).unwrap()
+        })
+        .collect();
+    assert!(packs[0] == packs[1] && packs[1] == packs[2], "packs differ between thread counts");
+}
+
+#[test]
 fn json_outputs_parse_and_agree_with_the_pack() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");

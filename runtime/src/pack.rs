@@ -985,8 +985,8 @@ impl PackWriter {
     }
 }
 
-/// An open, validated pack (see the module invariants).
-#[derive(Debug)]
+/// An open, validated pack (see the module invariants). Cloning shares the open file.
+#[derive(Debug, Clone)]
 pub struct Pack {
     file: File,
     header: PackHeader,
