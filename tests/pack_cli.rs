@@ -347,6 +347,20 @@ fn unpack_never_writes_through_a_symbolic_link() {
 }
 
 #[test]
+fn an_entry_that_is_also_a_directory_of_another_is_refused_in_one_line() {
+    use ds_runtime::pack::{PackOptions, PackWriter};
+    let dir = tempfile::tempdir().unwrap();
+    let pack = dir.path().join("clash.dsp");
+    let mut w = PackWriter::create(&pack, PackOptions::default()).unwrap();
+    w.add("x", b"a file").unwrap();
+    w.add("x/y", b"and a file inside it").unwrap();
+    w.finish().unwrap();
+    let line =
+        one_line_error(&dsr(&["unpack", "--backend", "cpu", s(&pack), "-o", s(&dir.path().join("out"))]));
+    assert!(line.contains("is a directory") && line.contains("\"x\""), "{line}");
+}
+
+#[test]
 fn pack_errors_are_one_line_and_leave_no_output() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o.dsp");
