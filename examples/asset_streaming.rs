@@ -8,11 +8,13 @@
 //! 3. Enqueues many requests into one queue at once, straight at the entries' offsets in the
 //!    pack file: every entry whole (GDeflate entries decoded on the way), into host buffers
 //!    and — on a Vulkan runtime — every other one into a device-local Vulkan buffer; plus
-//!    sub-range reads of the raw entries; plus **one deliberately bad request** (a GDeflate
-//!    entry with the wrong uncompressed size) to show the error callback and the queue's
-//!    error record catching it while every other request succeeds.
+//!    sub-range reads of the raw entries; plus a group of prefetch requests that is cancelled by
+//!    tag before it starts (DirectStorage's `CancelRequestsWithTag`); plus **one deliberately
+//!    bad request** (a GDeflate entry with the wrong uncompressed size) to show the error
+//!    callback and the queue's error record catching it while every other request succeeds.
 //! 4. Checks every result against the pack's SHA-256 (ranges against the verified entry) and
-//!    prints a short report: requests, bytes, GB/s, backend, the error record.
+//!    prints a short report: requests, bytes, GB/s, backend, latency, cancellations, the error
+//!    record.
 //!
 //! Run: `cargo run --release --example asset_streaming [-- --backend auto|cpu|vulkan] [DIR]`
 //! (DIR: pack your own files instead of the corpus).
@@ -23,8 +25,8 @@
 
 use ds_runtime::pack::{EntryCompression, Pack, PackEntry, PackOptions, PackWriter};
 use ds_runtime::stream::{
-    Callback, Compression, Destination, ErrorRecord, HostBuffer, QueueDesc, Request, RequestError, Runtime,
-    RuntimeConfig, Source,
+    Callback, Compression, Destination, ErrorRecord, HostBuffer, QueueDesc, QueueStats, Request,
+    RequestError, Runtime, RuntimeConfig, Source,
 };
 use ds_runtime::{Backend, select_backend};
 use dsr_gdeflate::Level;
@@ -34,6 +36,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 type Error = Box<dyn std::error::Error>;
+
+/// Request tags: the group in the high 32 bits (what `Queue::cancel` masks on), the entry's
+/// index in the low 32.
+const GROUP_MASK: u64 = 0xFFFF_FFFF << 32;
+const LEVEL: u64 = 1 << 32;
+const PIECES: u64 = 2 << 32;
+const PREFETCH: u64 = 3 << 32;
+const BAD: u64 = 0xBAD << 32;
 
 /// What the demo runs on and with.
 struct Options {
@@ -52,8 +62,10 @@ struct Options {
 struct Report {
     entries: usize,
     gdeflate_entries: usize,
-    /// Requests enqueued, the bad one included.
+    /// Requests enqueued: the bad one and the cancelled ones included.
     requests: usize,
+    /// Prefetch requests cancelled by tag before they started.
+    cancelled: usize,
     /// Requests into Vulkan buffers.
     gpu_requests: usize,
     succeeded: usize,
@@ -65,6 +77,7 @@ struct Report {
     callback_completions: u64,
     callback_failures: u64,
     error_record: ErrorRecord,
+    stats: QueueStats,
     /// The bad request's name.
     bad_name: String,
 }
@@ -192,7 +205,7 @@ fn run(opts: &Options) -> Result<Report, Error> {
     let ranges_per_raw = 16;
     let raw_big =
         entries.iter().filter(|e| e.compression == EntryCompression::None && e.stored_size >= 4096).count();
-    let capacity = (entries.len() + ranges_per_raw * raw_big + 1) as u32;
+    let capacity = (entries.len() + ranges_per_raw * raw_big + gdeflate_entries + 1) as u32;
     let queue = rt.create_queue(QueueDesc {
         capacity,
         name: "asset_streaming".into(),
@@ -211,7 +224,7 @@ fn run(opts: &Options) -> Result<Report, Error> {
             source: e.source(pack.file()),
             destination,
             compression: e.request_compression(),
-            tag: i as u64,
+            tag: LEVEL | i as u64,
             name: e.name.clone().into(),
         };
         let ticket = queue.enqueue(request).map_err(|r| r.to_string())?;
@@ -232,7 +245,7 @@ fn run(opts: &Options) -> Result<Report, Error> {
                     },
                     destination: Destination::Host { buffer: out.clone(), offset: 0 },
                     compression: Compression::None,
-                    tag: i as u64,
+                    tag: PIECES | i as u64,
                     name: format!("{} [{}..{}]", e.name, range.start, range.end).into(),
                 };
                 let ticket = queue.enqueue(request).map_err(|r| r.to_string())?;
@@ -251,11 +264,36 @@ fn run(opts: &Options) -> Result<Report, Error> {
             source: victim.source(pack.file()),
             destination: Destination::Host { buffer: bad_out, offset: 0 },
             compression: Compression::GDeflate { uncompressed_size: victim.uncompressed_size + 1 },
-            tag: u64::MAX,
+            tag: BAD,
             name: bad_name.clone().into(),
         })
         .map_err(|r| r.to_string())?;
-    let requests = pending.len() + 1;
+    // A prefetch of every GDeflate entry for a level the player has just left: enqueued, then
+    // cancelled by its tag group before submission, so none of it is read.
+    let mut prefetch = Vec::new();
+    for (i, e) in entries.iter().enumerate().filter(|(_, e)| e.compression == EntryCompression::GDeflate) {
+        let request = Request {
+            source: e.source(pack.file()),
+            destination: Destination::Host {
+                buffer: HostBuffer::new(e.uncompressed_size as usize),
+                offset: 0,
+            },
+            compression: e.request_compression(),
+            tag: PREFETCH | i as u64,
+            name: format!("prefetch {}", e.name).into(),
+        };
+        prefetch.push(queue.enqueue(request).map_err(|r| r.to_string())?);
+    }
+    let cancelled = queue.cancel(GROUP_MASK, PREFETCH);
+    if cancelled != prefetch.len() {
+        return Err(format!("cancel matched {cancelled} requests, {} were enqueued", prefetch.len()).into());
+    }
+    for ticket in &prefetch {
+        if ticket.wait() != Err(RequestError::Cancelled) {
+            return Err("a cancelled prefetch request did not finish as cancelled".into());
+        }
+    }
+    let requests = pending.len() + 1 + prefetch.len();
     queue.submit();
 
     // 4. Wait, then check every result against the pack's SHA-256.
@@ -296,6 +334,7 @@ fn run(opts: &Options) -> Result<Report, Error> {
         entries: entries.len(),
         gdeflate_entries,
         requests,
+        cancelled,
         gpu_requests,
         succeeded,
         bytes,
@@ -304,6 +343,7 @@ fn run(opts: &Options) -> Result<Report, Error> {
         callback_completions: completions.load(Ordering::Relaxed),
         callback_failures: failures.load(Ordering::Relaxed),
         error_record: queue.error_record(),
+        stats: queue.stats(),
         bad_name,
     };
     if opts.verbose {
@@ -322,22 +362,35 @@ fn run(opts: &Options) -> Result<Report, Error> {
             rt.staging_kind()
         );
         println!(
-            "requests: {} in one queue ({} whole entries, {} into Vulkan buffers; {} range reads; 1 deliberately bad)",
+            "requests: {} in one queue ({} whole entries, {} into Vulkan buffers; {} range reads; {} prefetches cancelled by tag; 1 deliberately bad)",
             report.requests,
             report.entries,
             report.gpu_requests,
-            report.requests - report.entries - 1
+            report.requests - report.entries - report.cancelled - 1,
+            report.cancelled
         );
         println!(
             "done: {} succeeded, {} failed; {} bytes delivered in {:.3} s = {:.2} GB/s; every result matches the pack's SHA-256",
             report.succeeded,
-            report.requests - report.succeeded,
+            report.requests - report.succeeded - report.cancelled,
             report.bytes,
             report.seconds,
             report.bytes as f64 / report.seconds.max(1e-9) / 1e9
         );
+        let st = &report.stats;
+        let p = |q| st.latency.quantile_upper_us(q).map_or("-".to_string(), |us| format!("<{us} µs"));
         println!(
-            "callback: {} completions, {} failed",
+            "queue stats: {} completed, {} failed, {} cancelled; {} bytes read, {} written; latency p50 {}, p99 {}",
+            st.completed,
+            st.failed,
+            st.cancelled,
+            st.bytes_read,
+            st.bytes_written,
+            p(0.5),
+            p(0.99)
+        );
+        println!(
+            "callback: {} completions, {} failed (cancelled ones included)",
             report.callback_completions, report.callback_failures
         );
         match &report.error_record.first {
@@ -404,7 +457,7 @@ fn main() -> Result<(), Error> {
     }
     let report = run(&Options { backend, assets, level: Level::DEFAULT, verbose: true })?;
     let first = report.error_record.first.as_ref().map(|f| f.name.as_str());
-    if report.succeeded + 1 != report.requests || first != Some(report.bad_name.as_str()) {
+    if report.succeeded + report.cancelled + 1 != report.requests || first != Some(report.bad_name.as_str()) {
         return Err("requests other than the deliberately bad one failed".into());
     }
     Ok(())
@@ -422,9 +475,21 @@ mod tests {
         assert!(report.entries >= 10, "{report:?}");
         assert!(report.gdeflate_entries > 0 && report.gdeflate_entries < report.entries, "{report:?}");
         assert!(report.requests > report.entries + 1, "range reads were made: {report:?}");
-        assert_eq!(report.succeeded + 1, report.requests, "every request but the bad one: {report:?}");
+        assert_eq!(report.cancelled, report.gdeflate_entries, "{report:?}");
+        assert_eq!(
+            report.succeeded + report.cancelled + 1,
+            report.requests,
+            "all but the bad and cancelled: {report:?}"
+        );
         assert_eq!(report.callback_completions, report.requests as u64);
-        assert_eq!(report.callback_failures, 1);
+        // The callback sees a cancelled request as finished with an error too.
+        assert_eq!(report.callback_failures, 1 + report.cancelled as u64);
+        let st = &report.stats;
+        assert_eq!(
+            (st.completed, st.failed, st.cancelled),
+            (report.succeeded as u64, 1, report.cancelled as u64)
+        );
+        assert!(st.bytes_written >= report.bytes, "{st:?}");
         assert_eq!(report.error_record.failure_count, 1);
         let first = report.error_record.first.as_ref().expect("the error record holds the bad request");
         assert_eq!(first.name, report.bad_name);
