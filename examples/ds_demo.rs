@@ -6,10 +6,17 @@
 //!    default level, and decodes them again on that backend, checking every byte.
 //! 3. Decodes a stream made by Microsoft/NVIDIA's reference tool and checks it against the
 //!    corpus MANIFEST's SHA-256.
+//! 4. Reads the first file through a streaming queue (`ds_runtime::stream`) twice — raw, and
+//!    as its GDeflate tile stream decoded on the way — and prints both results.
 //!
 //! Run: `cargo run --release --example ds_demo` (optionally `-- FILE...` for your own files).
+//! `cargo test --workspace --release` runs it too (Cargo.toml builds it with `test = true`;
+//! the test below calls `run`, the same code as `main`).
 
-use ds_runtime::{Backend, select_backend};
+use ds_runtime::stream::{
+    Compression, Destination, File, HostBuffer, QueueDesc, Request, Runtime, RuntimeConfig, Source,
+};
+use ds_runtime::{Backend, Selection, select_backend};
 use dsr_gdeflate::Level;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -19,7 +26,14 @@ fn corpus() -> PathBuf {
         .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"), PathBuf::from)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+type Error = Box<dyn std::error::Error>;
+
+fn main() -> Result<(), Error> {
+    run(std::env::args_os().skip(1).map(PathBuf::from).collect())
+}
+
+/// The demo on `files` (none: a few corpus assets, else generated data).
+fn run(mut files: Vec<PathBuf>) -> Result<(), Error> {
     let selection = select_backend(Backend::Auto)?;
     if selection.is_fallback {
         println!("notice: decode backend `{}` ({})", selection.backend, selection.reason);
@@ -27,7 +41,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("decode backend: {}", selection.backend);
     }
 
-    let mut files: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
     if files.is_empty() {
         let raw = corpus().join("raw");
         files = ["wz_research.json", "fg_cumulus_bottom1.dds", "assimp_Wuson.ply", "etr_mud_slide.wav"]
@@ -85,10 +98,75 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Err("reference stream decoded to the wrong bytes".into());
         }
     }
+    queue_reads(&selection, &files[0])
+}
+
+/// Reads `path` through a streaming queue, raw and as a GDeflate tile stream, and prints both.
+fn queue_reads(selection: &Selection, path: &std::path::Path) -> Result<(), Error> {
+    let data = std::fs::read(path)?;
+    let dir = tempfile::tempdir()?;
+    let gdf = dir.path().join("asset.gdf");
+    std::fs::write(&gdf, dsr_gdeflate::compress(&data, Level::DEFAULT, 0)?)?;
+    // The runtime runs on the device `auto` picked (its Vulkan context), else on the CPU.
+    let config = RuntimeConfig { backend: Backend::Cpu, ..RuntimeConfig::default() };
+    let rt = match selection.vulkan_context() {
+        Some(ctx) => Runtime::with_vulkan(ctx.clone(), RuntimeConfig { backend: Backend::Vulkan, ..config })?,
+        None => Runtime::new(config)?,
+    };
+    let queue = rt.create_queue(QueueDesc { capacity: 2, name: "ds_demo".into(), ..QueueDesc::default() });
+    let (raw_file, gdf_file) = (File::open(path)?, File::open(&gdf)?);
+    let (raw_out, gdf_out) = (HostBuffer::new(data.len()), HostBuffer::new(data.len()));
+    let t = Instant::now();
+    let raw = queue.enqueue(Request {
+        source: Source::whole_file(&raw_file),
+        destination: Destination::Host { buffer: raw_out.clone(), offset: 0 },
+        compression: Compression::None,
+        tag: 1,
+        name: "raw read".into(),
+    })?;
+    let compressed = queue.enqueue(Request {
+        source: Source::whole_file(&gdf_file),
+        destination: Destination::Host { buffer: gdf_out.clone(), offset: 0 },
+        compression: Compression::GDeflate { uncompressed_size: data.len() as u64 },
+        tag: 2,
+        name: "compressed read".into(),
+    })?;
+    queue.submit();
+    raw.wait()?;
+    compressed.wait()?;
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    println!(
+        "\nthrough a streaming queue ({:?} I/O, {} backend), {:.1} ms for both:",
+        rt.io_kind(),
+        if rt.vulkan_context().is_some() { "vulkan" } else { "cpu" },
+        ms
+    );
+    for (what, out, read) in [("raw", &raw_out, raw_file.len()), ("compressed", &gdf_out, gdf_file.len())] {
+        let got = out.to_vec();
+        let same = got == data;
+        println!(
+            "  {what:<10} read of {name}: {read} bytes read -> {} bytes, sha256 {} {}",
+            got.len(),
+            sha256(&got),
+            if same { "(matches the file)" } else { "(MISMATCH)" }
+        );
+        if !same {
+            return Err(format!("{what} queue read delivered the wrong bytes").into());
+        }
+    }
     Ok(())
 }
 
 fn sha256(data: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_main_demo_runs_end_to_end() {
+        super::run(Vec::new()).expect("ds_demo");
+    }
 }

@@ -8,6 +8,10 @@
 # * differential: every page of every *.gdf as `[size-1: u16 LE][page]`;
 # * roundtrip:    `[mode][first ≤4095 bytes]` of every raw file, at levels 0, 1, 6, 12, and 9
 #                 with bit 7 set (two-tile input; see fuzz_targets/roundtrip.rs).
+# * pack_open:    small packs (.dsp) of the first ≤3000 bytes of a few raw files (nested names,
+#                 an empty entry; raw and GDeflate entries; alignments 8 and 4096), written by
+#                 the `dsr` binary ($DSR_BIN, else target/release/dsr, as the test stage leaves
+#                 it); without one, a note and no pack seeds.
 #
 # Seeds are named by content (sha1) so re-running is idempotent. fuzz/corpus is gitignored:
 # nothing here is committed. Needs only bash and coreutils (od, dd, sha1sum).
@@ -17,7 +21,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=${1:-${DSR_CORPUS:-$here/../../shared/corpus}}
 [[ -d $src/gdeflate ]] || { echo "seed-corpus: no $src/gdeflate" >&2; exit 1; }
 out=$here/corpus
-mkdir -p "$out/decode" "$out/differential" "$out/roundtrip"
+mkdir -p "$out/decode" "$out/differential" "$out/roundtrip" "$out/pack_open"
 
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
@@ -63,4 +67,33 @@ for raw in "$src"/raw/*; do
     raws=$((raws + 1))
 done
 
-echo "seed-corpus: $streams streams, $pages pages, $raws raw files from $src -> $out"
+packs=0
+dsr=${DSR_BIN:-$here/../target/release/dsr}
+if [[ -x $dsr ]]; then
+    tree=$(mktemp -d)
+    trap 'rm -f "$tmp"; rm -rf "$tree"' EXIT
+    mkdir -p "$tree/in/textures/ui" "$tree/in/audio"
+    i=0
+    for raw in "$src"/raw/*; do
+        [[ -f $raw ]] || continue
+        case $((i % 3)) in
+            0) dir=$tree/in ;;
+            1) dir=$tree/in/textures/ui ;;
+            *) dir=$tree/in/audio ;;
+        esac
+        head -c 3000 "$raw" >"$dir/$(basename "$raw")"
+        i=$((i + 1))
+        ((i < 6)) || break
+    done
+    : >"$tree/in/empty.bin"
+    for args in "--level 1 --alignment 8" "--level 0 --alignment 8" "--level 9 --alignment 4096"; do
+        # shellcheck disable=SC2086 # word splitting of the option list is intended
+        "$dsr" pack "$tree/in" -o "$tmp" $args >/dev/null
+        put "$out/pack_open"
+        packs=$((packs + 1))
+    done
+else
+    echo "seed-corpus: no dsr binary at $dsr (build it or set DSR_BIN): no pack_open seeds" >&2
+fi
+
+echo "seed-corpus: $streams streams, $pages pages, $raws raw files, $packs packs from $src -> $out"

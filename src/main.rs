@@ -2,7 +2,9 @@
 //!
 //! Today: `compress` (any file → DirectStorage GDeflate tile stream), `decompress`
 //! (tile stream → original bytes, on the CPU, on a Vulkan device through the ash core, or
-//! through wgpu) and `info` (Vulkan devices, wgpu adapters, backend choice). Errors print
+//! through wgpu), `info` (Vulkan devices, wgpu adapters, backend choice; or a pack or tile
+//! stream), `load`, `bench`, and the pack commands `pack`, `unpack`, `verify`, `ls`
+//! (`src/pack.rs`). Errors print
 //! one line naming the problem (for corrupt streams: the tile and byte offset, the same on
 //! every backend) and exit with status 1; the output file is written to a temporary file
 //! beside it and renamed only on success, so a failure never leaves a partial or truncated
@@ -12,6 +14,7 @@ mod bench;
 mod chart;
 mod e2e;
 mod load;
+mod pack;
 
 use clap::{Args, Parser, Subcommand};
 use ds_runtime::{Backend, select_backend};
@@ -39,8 +42,9 @@ enum Command {
     Compress(CompressArgs),
     /// Decompress a DirectStorage GDeflate tile stream back to the original bytes.
     Decompress(DecompressArgs),
-    /// List the Vulkan devices and wgpu adapters, and say which backend `auto` picks.
-    Info,
+    /// List the Vulkan devices and wgpu adapters, and say which backend `auto` picks; with a
+    /// FILE, describe that pack (.dsp) or GDeflate tile stream instead.
+    Info(InfoArgs),
     /// Load a file range through a streaming queue into host or GPU memory, read it back and
     /// print its SHA-256 and the throughput.
     Load(load::LoadArgs),
@@ -48,6 +52,23 @@ enum Command {
     /// memory through the streaming pipeline); a table, `--json` rows, `--chart PATH.svg`.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Pack every file under a directory into one .dsp pack (entries GDeflate-compressed when
+    /// that shrinks them, aligned for O_DIRECT, SHA-256 each): `dsr pack DIR -o FILE.dsp`.
+    Pack(pack::PackArgs),
+    /// Extract every entry of a pack into a directory, checking each SHA-256:
+    /// `dsr unpack FILE.dsp -o DIR`.
+    Unpack(pack::UnpackArgs),
+    /// Check every entry of a pack (decode on the CPU and the GPU backends, size and SHA-256);
+    /// exit 1 with one line per bad entry.
+    Verify(pack::VerifyArgs),
+    /// List a pack's entries: offset, stored size, size, ratio, compression, name.
+    Ls(pack::LsArgs),
+}
+
+#[derive(Args)]
+struct InfoArgs {
+    /// A pack or a GDeflate tile stream to describe (without it: devices and backends).
+    file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -93,9 +114,14 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Compress(a) => compress(&a),
         Command::Decompress(a) => decompress(&a),
-        Command::Info => info(),
+        Command::Info(InfoArgs { file: None }) => info(),
+        Command::Info(InfoArgs { file: Some(f) }) => pack::info_file(&f),
         Command::Load(a) => load::run(&a),
         Command::Bench(b) => bench::run(&b),
+        Command::Pack(a) => pack::pack(&a),
+        Command::Unpack(a) => pack::unpack(&a),
+        Command::Verify(a) => pack::verify(&a),
+        Command::Ls(a) => pack::ls(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,9 +19,8 @@ fuzz_target!(|data: &[u8]| {
     if data.len() >= HEADER_LEN {
         let mut sealed = data.to_vec();
         let toc_offset = u64::from_le_bytes(sealed[24..32].try_into().unwrap());
-        if let Ok(at) = usize::try_from(toc_offset)
-            && at <= sealed.len()
-        {
+        let toc = usize::try_from(toc_offset).ok().filter(|&at| at <= sealed.len());
+        if let Some(at) = toc {
             let d = Sha256::digest(&sealed[at..]);
             sealed[48..60].copy_from_slice(&d[..12]);
         }

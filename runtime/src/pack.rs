@@ -61,6 +61,19 @@ pub struct PackOptions {
     pub alignment: u32,
 }
 
+impl PackOptions {
+    /// Checks the options ([`PackError::InvalidOptions`] naming what is wrong).
+    pub fn validate(&self) -> Result<(), PackError> {
+        let a = self.alignment;
+        if !a.is_power_of_two() || !(MIN_ALIGNMENT..=MAX_ALIGNMENT).contains(&a) {
+            return Err(PackError::InvalidOptions {
+                reason: format!("alignment {a} is not a power of two in {MIN_ALIGNMENT}..={MAX_ALIGNMENT}"),
+            });
+        }
+        Ok(())
+    }
+}
+
 impl Default for PackOptions {
     fn default() -> Self {
         Self { level: Level::DEFAULT, threads: 0, alignment: DEFAULT_ALIGNMENT }
@@ -742,6 +755,11 @@ impl PreparedEntry<'_> {
     pub fn uncompressed_size(&self) -> u64 {
         self.uncompressed_size
     }
+
+    /// The same entry, owning its stored bytes.
+    pub fn into_owned(self) -> PreparedEntry<'static> {
+        PreparedEntry { stored: Cow::Owned(self.stored.into_owned()), ..self }
+    }
 }
 
 /// Hashes `data` and stores it as `compression` asks: `Some(None)` raw, `Some(GDeflate)` as a
@@ -754,39 +772,52 @@ pub fn prepare_entry<'a>(
     level: Level,
     threads: usize,
 ) -> Result<PreparedEntry<'a>, PackError> {
+    prepare(name, Cow::Borrowed(data), compression, level, threads)
+}
+
+/// [`prepare_entry`] taking the data by value (a raw entry keeps it without copying).
+pub fn prepare_entry_owned(
+    name: &str,
+    data: Vec<u8>,
+    compression: Option<EntryCompression>,
+    level: Level,
+    threads: usize,
+) -> Result<PreparedEntry<'static>, PackError> {
+    prepare(name, Cow::Owned(data), compression, level, threads)
+}
+
+fn prepare<'a>(
+    name: &str,
+    data: Cow<'a, [u8]>,
+    compression: Option<EntryCompression>,
+    level: Level,
+    threads: usize,
+) -> Result<PreparedEntry<'a>, PackError> {
     validate_name(name)?;
-    let sha256 = sha256(data);
-    let raw = |data: &'a [u8]| PreparedEntry {
-        name: name.to_string(),
-        stored: Cow::Borrowed(data),
-        uncompressed_size: data.len() as u64,
-        compression: EntryCompression::None,
-        sha256,
+    let sha256 = sha256(&data);
+    let uncompressed_size = data.len() as u64;
+    let compress = |data: &[u8]| {
+        dsr_gdeflate::compress(data, level, threads)
+            .map_err(|error| PackError::Encode { name: name.to_string(), error })
     };
-    let gdeflate = |stream: Vec<u8>| PreparedEntry {
-        name: name.to_string(),
-        stored: Cow::Owned(stream),
-        uncompressed_size: data.len() as u64,
-        compression: EntryCompression::GDeflate,
-        sha256,
-    };
-    Ok(match compression {
-        Some(EntryCompression::None) => raw(data),
-        Some(EntryCompression::GDeflate) => gdeflate(
-            dsr_gdeflate::compress(data, level, threads)
-                .map_err(|error| PackError::Encode { name: name.to_string(), error })?,
-        ),
+    let (stored, compression) = match compression {
+        Some(EntryCompression::None) => (data, EntryCompression::None),
+        Some(EntryCompression::GDeflate) => (Cow::Owned(compress(&data)?), EntryCompression::GDeflate),
         // Level 0 writes stored blocks (never smaller), empty data an 8-byte stream, and
         // beyond 65535 tiles a tile stream cannot hold the data: raw in all three cases.
-        None if level == Level::STORED || data.is_empty() || data.len() as u64 > MAX_GDEFLATE_SIZE => {
-            raw(data)
+        None if level == Level::STORED || data.is_empty() || uncompressed_size > MAX_GDEFLATE_SIZE => {
+            (data, EntryCompression::None)
         }
         None => {
-            let stream = dsr_gdeflate::compress(data, level, threads)
-                .map_err(|error| PackError::Encode { name: name.to_string(), error })?;
-            if stream.len() < data.len() { gdeflate(stream) } else { raw(data) }
+            let stream = compress(&data)?;
+            if stream.len() < data.len() {
+                (Cow::Owned(stream), EntryCompression::GDeflate)
+            } else {
+                (data, EntryCompression::None)
+            }
         }
-    })
+    };
+    Ok(PreparedEntry { name: name.to_string(), stored, uncompressed_size, compression, sha256 })
 }
 
 /// Writes a pack: entries are appended as they are added, each at the next offset aligned to
@@ -816,12 +847,7 @@ impl fmt::Debug for PackWriter {
 impl PackWriter {
     /// Creates (or truncates) the pack file at `path`.
     pub fn create(path: impl AsRef<Path>, options: PackOptions) -> Result<Self, PackError> {
-        let a = options.alignment;
-        if !a.is_power_of_two() || !(MIN_ALIGNMENT..=MAX_ALIGNMENT).contains(&a) {
-            return Err(PackError::InvalidOptions {
-                reason: format!("alignment {a} is not a power of two in {MIN_ALIGNMENT}..={MAX_ALIGNMENT}"),
-            });
-        }
+        options.validate()?;
         let path = path.as_ref().to_path_buf();
         let file =
             std::fs::File::create(&path).map_err(io_err(format!("{}: cannot create", path.display())))?;
@@ -959,8 +985,8 @@ impl PackWriter {
     }
 }
 
-/// An open, validated pack (see the module invariants).
-#[derive(Debug)]
+/// An open, validated pack (see the module invariants). Cloning shares the open file.
+#[derive(Debug, Clone)]
 pub struct Pack {
     file: File,
     header: PackHeader,
@@ -1039,7 +1065,11 @@ impl Pack {
     /// [`Pack::read_entry`] decoding on up to `threads` threads (0 = one per core).
     pub fn read_entry_threads(&self, entry: &PackEntry, threads: usize) -> Result<Vec<u8>, PackError> {
         let stored = self.read_stored(entry)?;
-        entry.decode(&stored, threads)
+        match entry.compression {
+            // The stored bytes are the content: check them in place rather than copy them.
+            EntryCompression::None => entry.verify(&stored).map(|()| stored),
+            EntryCompression::GDeflate => entry.decode(&stored, threads),
+        }
     }
 }
 
