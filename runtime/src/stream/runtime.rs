@@ -62,6 +62,12 @@ const MAX_CPU_TILES_PER_PIECE: u32 = 256;
 /// one batch's end and the next submission.
 #[cfg(feature = "vulkan")]
 const MAX_GPU_BATCHES: usize = 2;
+
+/// `MAX_GPU_BATCHES`, or `DSR_GPU_BATCHES` (1..=16) for tuning experiments.
+fn max_gpu_batches() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| env_usize("DSR_GPU_BATCHES").map_or(MAX_GPU_BATCHES, |n| n.clamp(1, 16)))
+}
 /// Slack per chunk for O_DIRECT alignment of both ends of a read.
 const DIO_SLACK: usize = 8192;
 /// Largest O_DIRECT alignment the slack covers.
@@ -87,7 +93,7 @@ pub struct RuntimeConfig {
     pub chunk_bytes: usize,
     /// The I/O engine (default: `DSR_IO`, else io_uring with pread fallback).
     pub io: IoKind,
-    /// Reads in flight in the I/O engine (default 32).
+    /// Reads in flight in the I/O engine (default: `DSR_IO_DEPTH`, else 32).
     pub io_depth: u32,
     /// Use O_DIRECT where the file allows it (default true; `DSR_DIRECT_IO=0` turns it off).
     pub direct_io: bool,
@@ -109,7 +115,7 @@ impl Default for RuntimeConfig {
             staging_bytes: 0,
             chunk_bytes: 0,
             io: IoKind::from_env(),
-            io_depth: 32,
+            io_depth: env_usize("DSR_IO_DEPTH").map_or(32, |d| d.clamp(1, 1024) as u32),
             direct_io: std::env::var("DSR_DIRECT_IO").map_or(true, |v| v != "0"),
             cpu_threads: 0,
             register_buffers: true,
@@ -1118,7 +1124,7 @@ impl Scheduler {
                 // Submitting will report the device's error for each piece.
                 Err(_) => self.gpu_batches.clear(),
             }
-            if self.gpu_batches.len() >= MAX_GPU_BATCHES {
+            if self.gpu_batches.len() >= max_gpu_batches() {
                 break;
             }
             let mut pieces = std::mem::take(&mut self.pending_gpu);
