@@ -720,7 +720,19 @@ fn resolve_match(
 #[inline(always)]
 fn copy_match(out: &mut [u8], p: usize, d: usize, n: usize) {
     let s = p - d;
-    if d >= n && n <= 16 {
+    if d >= n && n <= 16 && p + 16 <= out.len() {
+        // One 16-byte read-modify-write: the first n bytes from the source, the rest
+        // written back unchanged. The source lies wholly before the destination (d ≥ n), so
+        // the bytes taken from it are final; one bounds check per slice, no branch on n.
+        let src = u128::from_le_bytes(window::<16>(out, s));
+        let dst: &mut [u8; 16] = match (&mut out[p..p + 16]).try_into() {
+            Ok(dst) => dst,
+            Err(_) => return,
+        };
+        let keep = u128::from_le_bytes(*dst);
+        let mask = u128::MAX >> (128 - 8 * n as u32);
+        *dst = ((src & mask) | (keep & !mask)).to_le_bytes();
+    } else if d >= n && n <= 16 {
         // Two overlapping fixed-size windows cover any length in (w, 2w]; the source lies
         // wholly before the destination (d ≥ n), so neither window reads what the other wrote.
         match n {
@@ -867,6 +879,24 @@ mod tests {
                 }
                 let e = decode_page(&page[..page.len() - cut], &mut out).unwrap_err();
                 assert_eq!(e.kind, DecodeErrorKind::InputOverrun, "len {len}, cut {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn short_copies_write_exactly_their_bytes() {
+        // Matches of up to 16 bytes with room after them take the 16-byte read-modify-write;
+        // the bytes after the match (later tokens) must come through unchanged.
+        for d in 1..40usize {
+            for n in 3..=20usize {
+                let mut out: Vec<u8> = (0..d as u8).chain(std::iter::repeat_n(0xEE, n)).collect();
+                out.extend((0..32u8).map(|b| b ^ 0x5A));
+                let tail = out[d + n..].to_vec();
+                copy_match(&mut out, d, d, n);
+                for k in 0..n {
+                    assert_eq!(out[d + k], out[k % d], "d={d} n={n} k={k}");
+                }
+                assert_eq!(out[d + n..], tail[..], "d={d} n={n}");
             }
         }
     }
