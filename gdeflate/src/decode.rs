@@ -22,7 +22,9 @@
 //! * every write is checked against the output slice's length before it happens.
 
 use crate::error::{CodeKind, DecodeError, DecodeErrorKind};
-use crate::huffman::{BlockCodes, Entry, Kind, LENGTH_SHIFT, NOT_LITERAL_BIT, Table};
+use crate::huffman::{
+    BlockCodes, DISTANCE_HALF, Entry, Kind, LENGTH_SHIFT, MAIN_BITS, NOT_LITERAL_BIT, Table,
+};
 use crate::tables::{
     LANES, MAX_PAGE_DECODED, MIN_PAGE_BYTES, NUM_DIST_SYMS, NUM_LITLEN_SYMS, PRECODE_ORDER,
     fixed_dist_lengths, fixed_litlen_lengths,
@@ -31,6 +33,9 @@ use crate::tables::{
 use std::sync::OnceLock;
 
 type Result<T> = std::result::Result<T, DecodeErrorKind>;
+
+/// The shift that puts a lane's owing bit on the distance table's index bit.
+const DISTANCE_SHIFT: u32 = MAIN_BITS;
 
 /// Zero words after a page's words (see [`Lanes::words`]).
 const WORD_PAD: usize = LANES;
@@ -478,14 +483,15 @@ fn mixed_round<const C: usize, const N: usize>(
 
     // Bit l of `lengths`: lane l decoded a length.
     let mut lengths = 0u32;
-    let mut owing = pending;
+    // Lane l's owing bit is at bit 10 (= the distance table's index bit) when its turn comes.
+    let mut owing = (pending as usize) << DISTANCE_SHIFT;
     let mut p = st.pos;
     let mut k = 0usize;
     for l in 0..LANES {
         let Lane { buf: b, bits } = now[l];
-        let owes = owing & 1;
+        let half = owing & DISTANCE_HALF;
         owing >>= 1;
-        let e = codes.lookup(owes, b);
+        let e = codes.lookup_in(half, b);
         then[l] = consume_and_refill(Lane { buf: b, bits }, e, win, &mut k);
 
         if e.0 & NOT_LITERAL_BIT == 0 {
@@ -501,7 +507,7 @@ fn mixed_round<const C: usize, const N: usize>(
             next_value[l] = v;
             // A length advances by its length, a distance by nothing (a special entry's
             // advance declines the round, see `finish_round`).
-            p += (v & owes.wrapping_sub(1)) as usize;
+            p += if half == 0 { v as usize } else { 0 };
         }
     }
     finish_round::<C, N>(lanes, st, out, lengths, p, k)
@@ -607,13 +613,14 @@ fn fast_round<const C: usize, const N: usize>(
     let (now, then) = if C == 0 { (&*now, then) } else { (&*then, now) };
     let (next_start, next_value) = (&mut st.start[N], &mut st.value[N]);
 
-    let mut acc = u64::from(st.pending);
+    // Lane l's owing bit is at bit 10 (= the distance table's index bit) when its turn comes.
+    let mut acc = u64::from(st.pending) << DISTANCE_SHIFT;
     let mut p = st.pos;
     let mut k = 0usize;
     for l in 0..LANES {
         let Lane { buf: b, bits } = now[l];
-        let owes = (acc & 1) as u32;
-        let e = codes.lookup(owes, b);
+        let half = acc as usize & DISTANCE_HALF;
+        let e = codes.lookup_in(half, b);
         acc = (acc >> 1) | ((e.0 >> LENGTH_SHIFT) << 63);
         let v = e.value_with_extra(b);
         if let Some(byte) = out.get_mut(p) {
@@ -624,7 +631,7 @@ fn fast_round<const C: usize, const N: usize>(
         next_start[l] = p as u32;
         next_value[l] = v;
         // Literal: value 1; length: its length; a lane resolving a distance adds nothing.
-        p += (v & owes.wrapping_sub(1)) as usize;
+        p += if half == 0 { v as usize } else { 0 };
         then[l] = consume_and_refill(Lane { buf: b, bits }, e, win, &mut k);
     }
     finish_round::<C, N>(lanes, st, out, (acc >> 32) as u32, p, k)
@@ -682,14 +689,14 @@ fn finish_round<const C: usize, const N: usize>(
 /// refill past the page reads one of the zero pad words; the round checks the cursor
 /// against the page afterwards.
 ///
-/// The lane holds 32..=63 bits and `e` consumes at most 31, so `bits` is 1..=63: bit 5 of it
-/// says whether a refill is due, and the count after a refill is `bits | 32`. `*k` ≤ 31
+/// The lane holds 32..=63 bits and `e` consumes at most 31, so `bits` is 1..=63: the sign of
+/// `bits − 32` says whether a refill is due, and the count after a refill is `bits | 32`. `*k` ≤ 31
 /// whenever a word is read (at most 32 lanes refill); the mask only spares a bounds check.
 #[inline(always)]
 fn consume_and_refill(lane: Lane, e: Entry, win: &[u32; LANES], k: &mut usize) -> Lane {
     // A resolved entry's low byte is its `total`, and shifts use the count's low 6 bits.
     let bits = lane.bits.wrapping_sub(u64::from(e.0 as u8));
-    let refill = ((bits >> 5) & 1).wrapping_sub(1);
+    let refill = (bits.wrapping_sub(32) as i64 >> 63) as u64;
     let w = u64::from(win[*k % LANES]) & refill;
     *k = k.wrapping_sub(refill as usize);
     Lane { buf: lane.buf.wrapping_shr(e.0 as u32) | w.wrapping_shl(bits as u32), bits: bits | 32 }

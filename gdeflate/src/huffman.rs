@@ -192,6 +192,8 @@ impl Alphabet {
 /// distance share one width so that [`BlockCodes`] can select between them by offset.
 pub(crate) const MAIN_BITS: u32 = 10;
 const MAIN_SIZE: usize = 1 << MAIN_BITS;
+/// The offset of the distance main table in [`BlockCodes`]: the index bit that selects it.
+pub(crate) const DISTANCE_HALF: usize = MAIN_SIZE;
 const PRECODE_BITS: u32 = 7;
 
 /// Capacity of [`BlockCodes`]: two main tables plus the worst case of subtables (one of
@@ -350,7 +352,14 @@ impl BlockCodes {
     /// bounds check is needed (entries are in range by construction).
     #[inline(always)]
     pub(crate) fn lookup(&self, distance: u32, bits: u64) -> Entry {
-        let main = ((distance as usize & 1) << MAIN_BITS) | (bits as usize & (MAIN_SIZE - 1));
+        self.lookup_in(((distance as usize) & 1) << MAIN_BITS, bits)
+    }
+
+    /// [`Self::lookup`] with the table selected by `half`: 0 for literal/length, bit
+    /// [`MAIN_BITS`] (= [`DISTANCE_HALF`]) set for distance; other bits are ignored.
+    #[inline(always)]
+    pub(crate) fn lookup_in(&self, half: usize, bits: u64) -> Entry {
+        let main = (half & DISTANCE_HALF) | (bits as usize & (MAIN_SIZE - 1));
         let e = self.entries[main];
         if !e.is_subtable() {
             return e;
