@@ -726,20 +726,58 @@ fn resolve_match(
 /// tokens.
 #[inline(always)]
 fn copy_match(out: &mut [u8], p: usize, d: usize, n: usize) {
-    let s = p - d;
-    if d >= n && n <= 16 && p + 16 <= out.len() {
+    if d >= n && n <= 16 {
         // One 16-byte read-modify-write: the first n bytes from the source, the rest
         // written back unchanged. The source lies wholly before the destination (d ≥ n), so
-        // the bytes taken from it are final; one bounds check per slice, no branch on n.
-        let src = u128::from_le_bytes(window::<16>(out, s));
-        let dst: &mut [u8; 16] = match (&mut out[p..p + 16]).try_into() {
-            Ok(dst) => dst,
-            Err(_) => return,
+        // the bytes taken from it are final. One bounds check (the region from the source
+        // to the end of the 16-byte window), no branch on n.
+        if let Some(region) = out.get_mut(p - d..p + 16) {
+            let src = u64x2(&region[..16]);
+            let (_, dst) = region.split_at_mut(d);
+            let keep = u64x2(dst);
+            let [m0, m1] = COPY_MASKS[n];
+            let lo = keep[0] ^ ((src[0] ^ keep[0]) & m0);
+            let hi = keep[1] ^ ((src[1] ^ keep[1]) & m1);
+            dst[..8].copy_from_slice(&lo.to_le_bytes());
+            dst[8..16].copy_from_slice(&hi.to_le_bytes());
+            return;
+        }
+    }
+    copy_match_general(out, p, d, n);
+}
+
+/// `COPY_MASKS[n]`: the low `n` bytes of a 16-byte little-endian value set, as two `u64`s.
+const COPY_MASKS: [[u64; 2]; 17] = {
+    let mut m = [[0u64; 2]; 17];
+    let mut n = 1;
+    while n <= 16 {
+        m[n][0] = if n >= 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 };
+        m[n][1] = if n <= 8 {
+            0
+        } else if n == 16 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * (n - 8))) - 1
         };
-        let keep = u128::from_le_bytes(*dst);
-        let mask = u128::MAX >> (128 - 8 * n as u32);
-        *dst = ((src & mask) | (keep & !mask)).to_le_bytes();
-    } else if d >= n && n <= 16 {
+        n += 1;
+    }
+    m
+};
+
+/// The first 16 bytes of `b` (which holds at least 16) as two little-endian `u64`s.
+#[inline(always)]
+fn u64x2(b: &[u8]) -> [u64; 2] {
+    let lo: [u8; 8] = b[..8].try_into().unwrap_or([0; 8]);
+    let hi: [u8; 8] = b[8..16].try_into().unwrap_or([0; 8]);
+    [u64::from_le_bytes(lo), u64::from_le_bytes(hi)]
+}
+
+/// [`copy_match`] for overlapping matches, matches longer than 16 bytes, and matches
+/// within 16 bytes of the page end.
+#[inline(never)]
+fn copy_match_general(out: &mut [u8], p: usize, d: usize, n: usize) {
+    let s = p - d;
+    if d >= n && n <= 16 {
         // Two overlapping fixed-size windows cover any length in (w, 2w]; the source lies
         // wholly before the destination (d ≥ n), so neither window reads what the other wrote.
         match n {
