@@ -391,7 +391,8 @@ fn huffman_block(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], pos:
         };
         if accepted {
             // Distances this round = lanes that owed one; lengths = lanes now owing one.
-            non_literals = st.pending.count_ones() + st.last_pending.count_ones();
+            // (Disjoint sets: a lane resolving a distance decodes nothing else.)
+            non_literals = (st.pending | st.last_pending).count_ones();
         } else if serial_round(lanes, codes, out, &mut st)? {
             return Ok(st.pos);
         } else {
@@ -494,21 +495,21 @@ fn mixed_round<const C: usize, const N: usize>(
         let e = codes.lookup_in(half, b);
         then[l] = consume_and_refill(Lane { buf: b, bits }, e, win, &mut k);
 
-        if e.0 & NOT_LITERAL_BIT == 0 {
-            if let Some(byte) = out.get_mut(p) {
-                *byte = e.literal();
-            }
-            p += 1;
-        } else {
+        // Every lane stores its literal byte field (see `fast_round`); literals just advance.
+        if let Some(byte) = out.get_mut(p) {
+            *byte = e.literal();
+        }
+        if e.0 & NOT_LITERAL_BIT != 0 {
             let v = e.value_with_extra(b);
             lengths |= ((e.0 >> LENGTH_SHIFT) as u32 & 1) << l;
             // A length lane's reservation, or a distance travelling to the copy loop.
             next_start[l] = p as u32;
             next_value[l] = v;
             // A length advances by its length, a distance by nothing (a special entry's
-            // advance declines the round, see `finish_round`).
-            p += if half == 0 { v as usize } else { 0 };
+            // advance declines the round, see `finish_round`); the 1 below is taken back.
+            p = p.wrapping_sub(1).wrapping_add(if half == 0 { v as usize } else { 0 });
         }
+        p = p.wrapping_add(1);
     }
     finish_round::<C, N>(lanes, st, out, lengths, p, k)
 }
