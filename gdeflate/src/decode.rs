@@ -169,10 +169,8 @@ impl PageDecoder {
         let mut words = std::mem::take(&mut self.words);
         let n = page.len() / 4;
         words.clear();
+        words.extend(page.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])));
         words.resize(n + WORD_PAD, 0);
-        for (w, c) in words[..n].iter_mut().zip(page.chunks_exact(4)) {
-            *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        }
         let mut lanes = Lanes::new(&words);
         let r = self.decode_blocks(&mut lanes, out);
         let offset = 4 * lanes.next as u64;
