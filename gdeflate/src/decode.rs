@@ -441,16 +441,22 @@ fn literal_round<const C: usize, const N: usize>(
     st: &mut BlockState,
 ) -> bool {
     let Some(dst) = out.get_mut(st.pos..st.pos + LANES) else { return false };
+    let Ok(dst) = <&mut [u8; LANES]>::try_from(dst) else { return false };
     let Some(win) = word_window(lanes.words, lanes.next) else { return false };
     let [now, then] = &mut lanes.lane;
     let (now, then) = if C == 0 { (&*now, then) } else { (&*then, now) };
     let mut flags = 0u64;
     let mut k = 0usize;
-    for ((lane, new), byte) in now.iter().zip(then.iter_mut()).zip(dst.iter_mut()) {
-        let e = codes.lookup(0, lane.buf);
-        *byte = e.literal();
+    let mut step = |l: usize| {
+        let e = codes.lookup(0, now[l].buf);
+        dst[l] = e.literal();
         flags |= e.0;
-        *new = consume_and_refill(*lane, e, win, &mut k);
+        then[l] = consume_and_refill(now[l], e, win, &mut k);
+    };
+    // Two lanes per iteration (the compiler then unrolls the whole round).
+    for l in (0..LANES).step_by(2) {
+        step(l);
+        step(l + 1);
     }
     if flags & NOT_LITERAL_BIT != 0 || lanes.next + k > lanes.nwords {
         return false;
@@ -486,7 +492,7 @@ fn mixed_round<const C: usize, const N: usize>(
     let mut owing = (pending as usize) << DISTANCE_SHIFT;
     let mut p = st.pos;
     let mut k = 0usize;
-    for l in 0..LANES {
+    let mut step = |l: usize| {
         let Lane { buf: b, bits } = now[l];
         let half = owing & DISTANCE_HALF;
         owing >>= 1;
@@ -508,6 +514,11 @@ fn mixed_round<const C: usize, const N: usize>(
             p = p.wrapping_sub(1).wrapping_add(if half == 0 { v as usize } else { 0 });
         }
         p = p.wrapping_add(1);
+    };
+    // Two lanes per iteration (the compiler then unrolls the whole round).
+    for l in (0..LANES).step_by(2) {
+        step(l);
+        step(l + 1);
     }
     finish_round::<C, N>(lanes, st, out, lengths, p, k)
 }
@@ -616,7 +627,7 @@ fn fast_round<const C: usize, const N: usize>(
     let mut acc = u64::from(st.pending) << DISTANCE_SHIFT;
     let mut p = st.pos;
     let mut k = 0usize;
-    for l in 0..LANES {
+    let mut step = |l: usize| {
         let Lane { buf: b, bits } = now[l];
         let half = acc as usize & DISTANCE_HALF;
         let e = codes.lookup_in(half, b);
@@ -632,6 +643,12 @@ fn fast_round<const C: usize, const N: usize>(
         // Literal: value 1; length: its length; a lane resolving a distance adds nothing.
         p += if half == 0 { v as usize } else { 0 };
         then[l] = consume_and_refill(Lane { buf: b, bits }, e, win, &mut k);
+    };
+    // Two lanes per iteration (the compiler then unrolls the whole round, so every lane's
+    // offsets are constants).
+    for l in (0..LANES).step_by(2) {
+        step(l);
+        step(l + 1);
     }
     finish_round::<C, N>(lanes, st, out, (acc >> 32) as u32, p, k)
 }
