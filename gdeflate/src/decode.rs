@@ -607,10 +607,10 @@ fn reserved(st: &BlockState, l: usize) -> (usize, usize) {
 /// * new lane state and reservations go to the other halves of the double buffers and only
 ///   become current when the round is accepted.
 ///
-/// The pass is written for few live registers: the halves are compile-time indices (`C`,
-/// `N`), refills read a fixed 32-word window, and one accumulator carries both the lanes
-/// that owe a distance (consumed from bit 0) and those that decode a length (entering at
-/// bit 63), so that after 32 lanes it holds exactly the new pending set in its upper half.
+/// The pass is written for few live registers and no per-lane loop state: the halves are
+/// compile-time indices (`C`, `N`), refills read a fixed 32-word window, and the lanes are
+/// stepped two per iteration, which the compiler unrolls into 32 straight-line steps whose
+/// lane offsets and flag shifts are constants.
 #[inline(never)]
 fn fast_round<const C: usize, const N: usize>(
     lanes: &mut Lanes<'_>,
@@ -624,14 +624,16 @@ fn fast_round<const C: usize, const N: usize>(
     let (next_start, next_value) = (&mut st.start[N], &mut st.value[N]);
 
     // Lane l's owing bit is at bit 10 (= the distance table's index bit) when its turn comes.
-    let mut acc = u64::from(st.pending) << DISTANCE_SHIFT;
+    let owing = (st.pending as usize) << DISTANCE_SHIFT;
+    let mut lengths = 0u32;
     let mut p = st.pos;
     let mut k = 0usize;
+    // `l` is a constant in each unrolled step, so the shifts by it are immediates.
     let mut step = |l: usize| {
         let Lane { buf: b, bits } = now[l];
-        let half = acc as usize & DISTANCE_HALF;
+        let half = (owing >> l) & DISTANCE_HALF;
         let e = codes.lookup_in(half, b);
-        acc = (acc >> 1) | ((e.0 >> LENGTH_SHIFT) << 63);
+        lengths |= ((e.0 >> (LENGTH_SHIFT - l as u32)) as u32) & (1 << l);
         let v = e.value_with_extra(b);
         if let Some(byte) = out.get_mut(p) {
             *byte = e.literal();
@@ -650,7 +652,7 @@ fn fast_round<const C: usize, const N: usize>(
         step(l);
         step(l + 1);
     }
-    finish_round::<C, N>(lanes, st, out, (acc >> 32) as u32, p, k)
+    finish_round::<C, N>(lanes, st, out, lengths, p, k)
 }
 
 /// The common end of [`fast_round`] and [`mixed_round`], given the lanes that decoded a
