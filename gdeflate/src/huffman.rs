@@ -44,9 +44,9 @@ pub(crate) const SUBTABLE_BIT: u64 = 1 << 7;
 /// a distance lane's distance is beyond any match start.
 pub(crate) const SPECIAL_VALUE: u32 = 0xFFFF;
 /// Flag: the entry is anything but a literal (for the decoder's literal-only rounds).
-pub(crate) const NOT_LITERAL_BIT: u64 = 1 << 44;
-/// Flag: the entry is a match length. Bit 47, just below the value, so that a round can
-/// collect its lanes' length flags by shifting an accumulator (see `decode`).
+pub(crate) const NOT_LITERAL_BIT: u64 = 1 << 14;
+/// Flag: the entry is a match length. Bit 47 (≥ 31): a round collects lane l's flag into
+/// bit l of a mask with one constant shift, `entry >> (47 − l)`, and one mask.
 pub(crate) const LENGTH_BIT: u64 = 1 << 47;
 /// Position of [`LENGTH_BIT`].
 pub(crate) const LENGTH_SHIFT: u32 = 47;
@@ -58,11 +58,11 @@ pub(crate) const LENGTH_SHIFT: u32 = 47;
 /// |---|---|
 /// | 0..6 | `total`: bits the step consumes, codeword + extra bits (≤ 31) |
 /// | 7 | flag: subtable pointer |
-/// | 8..12 | `len`: codeword length (subtable pointer: the subtable's index width); 12..16 zero |
+/// | 8..12 | `len`: codeword length (subtable pointer: the subtable's index width); 12, 13 zero |
+/// | 14 | flag: not a literal (in the low 32 bits: tested with a 32-bit immediate) |
 /// | 16..32 | mask of the extra bits, `(1 << extra) − 1` |
 /// | 32..40 | the literal byte (symbol 286/287: the symbol − 256) |
 /// | 40..43 | [`Kind`] |
-/// | 44 | flag: not a literal |
 /// | 47 | flag: length |
 /// | 48..64 | `value`: 1 for a literal (the bytes it advances), the base of a length or distance, [`SPECIAL_VALUE`] for end of block, 286/287 and the empty code |
 ///
