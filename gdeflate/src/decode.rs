@@ -400,8 +400,8 @@ fn huffman_block(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], pos:
 }
 
 /// One optimistic round of `kind` with the double buffers' current halves `C` (= `lanes.cur`
-/// = `st.cur`) and next halves `N` = 1 − `C`, falling back to [`fast_round`] where a literal
-/// or mixed round declines. Returns whether a round was accepted.
+/// = `st.cur`) and next halves `N` = 1 − `C`, falling back to [`mixed_round`] where a
+/// literal round declines. Returns whether a round was accepted.
 #[inline(always)]
 fn optimistic_round<const C: usize, const N: usize>(
     kind: RoundKind,
@@ -411,12 +411,16 @@ fn optimistic_round<const C: usize, const N: usize>(
     st: &mut BlockState,
 ) -> bool {
     match kind {
+        // A literal round that meets a non-literal is retried as a mixed round (the data is
+        // still mostly literals). The mixed and the fast round accept exactly the same rounds,
+        // so a declined mixed round goes straight to the serial replay.
         RoundKind::Literal => {
-            literal_round::<C, N>(lanes, codes, out, st) || fast_round::<C, N>(lanes, codes, out, st)
+            literal_round::<C, N>(lanes, codes, out, st) || mixed_round::<C, N, false>(lanes, codes, out, st)
         }
-        RoundKind::Mixed => {
-            mixed_round::<C, N>(lanes, codes, out, st) || fast_round::<C, N>(lanes, codes, out, st)
-        }
+        // Without owed distances every lane reads the literal/length table: a variant without
+        // the per-lane table selection.
+        RoundKind::Mixed if st.pending == 0 => mixed_round::<C, N, false>(lanes, codes, out, st),
+        RoundKind::Mixed => mixed_round::<C, N, true>(lanes, codes, out, st),
         RoundKind::Fast => fast_round::<C, N>(lanes, codes, out, st),
     }
 }
@@ -474,7 +478,7 @@ fn literal_round<const C: usize, const N: usize>(
 /// and only lengths and distances take the slow side. Cheaper than the branch-free round
 /// when a round holds few non-literals, costlier when it holds many.
 #[inline(never)]
-fn mixed_round<const C: usize, const N: usize>(
+fn mixed_round<const C: usize, const N: usize, const OWING: bool>(
     lanes: &mut Lanes<'_>,
     codes: &BlockCodes,
     out: &mut [u8],
@@ -494,7 +498,7 @@ fn mixed_round<const C: usize, const N: usize>(
     let mut k = 0usize;
     let mut step = |l: usize| {
         let Lane { buf: b, bits } = now[l];
-        let half = owing & DISTANCE_HALF;
+        let half = if OWING { owing & DISTANCE_HALF } else { 0 };
         owing >>= 1;
         let e = codes.lookup_in(half, b);
         then[l] = consume_and_refill(Lane { buf: b, bits }, e, win, &mut k);
