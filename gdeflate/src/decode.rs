@@ -8,10 +8,13 @@
 //! is decoded one round later (3.3.5), in reservation order, so every match reads only final
 //! bytes (3.5).
 //!
-//! Speed comes from [`fast_round`], which runs a whole round (one step on each lane) without
-//! data-dependent branches and declines anything unusual; declined rounds are replayed by
-//! [`serial_round`], the literal transcription of the spec. Results and errors (kind and
-//! offset) are therefore always the serial ones.
+//! Speed comes from optimistic rounds that run a whole round (one step on each lane) and
+//! decline anything unusual — [`fast_round`] without data-dependent branches for rounds
+//! dense in matches, [`mixed_round`] for rounds with a few, [`literal_round`] for runs of
+//! literals — each written as straight-line code over the 32 lanes with double-buffered lane
+//! state; declined rounds are replayed by [`serial_round`], the literal transcription of the
+//! spec. Results and errors (kind and offset) are therefore always the serial ones. Short
+//! matches (nearly all) are copied by one 16-byte read-modify-write.
 //!
 //! Invariants that make the decoder total (no panic, no unbounded loop, no out-of-bounds
 //! access for any input):
