@@ -8,10 +8,13 @@
 //! is decoded one round later (3.3.5), in reservation order, so every match reads only final
 //! bytes (3.5).
 //!
-//! Speed comes from [`fast_round`], which runs a whole round (one step on each lane) without
-//! data-dependent branches and declines anything unusual; declined rounds are replayed by
-//! [`serial_round`], the literal transcription of the spec. Results and errors (kind and
-//! offset) are therefore always the serial ones.
+//! Speed comes from optimistic rounds that run a whole round (one step on each lane) and
+//! decline anything unusual — [`fast_round`] without data-dependent branches for rounds
+//! dense in matches, [`mixed_round`] for rounds with a few, [`literal_round`] for runs of
+//! literals — each written as straight-line code over the 32 lanes with double-buffered lane
+//! state; declined rounds are replayed by [`serial_round`], the literal transcription of the
+//! spec. Results and errors (kind and offset) are therefore always the serial ones. Short
+//! matches (nearly all) are copied by one 16-byte read-modify-write.
 //!
 //! Invariants that make the decoder total (no panic, no unbounded loop, no out-of-bounds
 //! access for any input):
@@ -22,7 +25,9 @@
 //! * every write is checked against the output slice's length before it happens.
 
 use crate::error::{CodeKind, DecodeError, DecodeErrorKind};
-use crate::huffman::{BlockCodes, Entry, Kind, NOT_LITERAL_FLAG, Table};
+use crate::huffman::{
+    BlockCodes, DISTANCE_HALF, Entry, Kind, LENGTH_SHIFT, MAIN_BITS, NOT_LITERAL_BIT, Table,
+};
 use crate::tables::{
     LANES, MAX_PAGE_DECODED, MIN_PAGE_BYTES, NUM_DIST_SYMS, NUM_LITLEN_SYMS, PRECODE_ORDER,
     fixed_dist_lengths, fixed_litlen_lengths,
@@ -31,6 +36,9 @@ use crate::tables::{
 use std::sync::OnceLock;
 
 type Result<T> = std::result::Result<T, DecodeErrorKind>;
+
+/// The shift that puts a lane's owing bit on the distance table's index bit.
+const DISTANCE_SHIFT: u32 = MAIN_BITS;
 
 /// Zero words after a page's words (see [`Lanes::words`]).
 const WORD_PAD: usize = LANES;
@@ -164,10 +172,8 @@ impl PageDecoder {
         let mut words = std::mem::take(&mut self.words);
         let n = page.len() / 4;
         words.clear();
+        words.extend(page.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])));
         words.resize(n + WORD_PAD, 0);
-        for (w, c) in words[..n].iter_mut().zip(page.chunks_exact(4)) {
-            *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        }
         let mut lanes = Lanes::new(&words);
         let r = self.decode_blocks(&mut lanes, out);
         let offset = 4 * lanes.next as u64;
@@ -329,10 +335,13 @@ struct BlockState {
     pos: usize,
     /// Bit l set: lane l reserved a match last round and owes its distance.
     pending: u32,
-    /// Lane l's reserved match in `reserved[cur][l]`, packed as `start | length << 32` (one
-    /// store per lane in the fast path). The fast path writes a round's new reservations into
-    /// `reserved[cur ^ 1]` and flips `cur` when it accepts the round.
-    reserved: [[u64; LANES]; 2],
+    /// Lane l's reserved match starts at `start[cur][l]` and is `value[cur][l]` bytes long.
+    /// A round writes every lane's position and value into the `cur ^ 1` halves (for a lane
+    /// resolving a distance, the value is that distance) and flips `cur` when it is
+    /// accepted. `cur` always equals [`Lanes::cur`], so that both double buffers are selected
+    /// by one compile-time index in the round functions.
+    start: [[u32; LANES]; 2],
+    value: [[u32; LANES]; 2],
     cur: usize,
     /// `pending` before the last accepted fast round (the lanes that resolved a distance).
     last_pending: u32,
@@ -341,29 +350,50 @@ struct BlockState {
 /// Most non-literal steps in a round for which the next round is run by [`mixed_round`].
 const MIXED_ROUND_MAX: u32 = 4;
 
+/// The kinds of optimistic round (see [`huffman_block`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RoundKind {
+    Literal,
+    Mixed,
+    Fast,
+}
+
 /// Spec 3.3.5: the compressed data of a fixed or dynamic block, and its tail. Returns the
 /// new output position.
 ///
 /// Rounds normally run on [`fast_round`]; a round it declines is replayed from the same
 /// state by [`serial_round`]. Both leave identical state after a full round.
 fn huffman_block(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], pos: usize) -> Result<usize> {
-    let mut st = BlockState { pos, pending: 0, reserved: [[0; LANES]; 2], cur: 0, last_pending: 0 };
+    let mut st = BlockState {
+        pos,
+        pending: 0,
+        start: [[0; LANES]; 2],
+        value: [[0; LANES]; 2],
+        cur: lanes.cur,
+        last_pending: 0,
+    };
     // Non-literal steps (lengths + distances) in the last round decide the next round's
     // kind: none -> the literal round; a few -> the mixed round, whose branches then rarely
     // mispredict; many -> the branch-free round (high-entropy data is long runs of literals
     // with sparse matches; repetitive data is dense in matches).
     let mut non_literals = LANES as u32;
     loop {
-        let accepted = if non_literals == 0 && st.pending == 0 {
-            literal_round(lanes, codes, out, &mut st) || fast_round(lanes, codes, out, &mut st)
+        let kind = if non_literals == 0 && st.pending == 0 {
+            RoundKind::Literal
         } else if non_literals <= MIXED_ROUND_MAX {
-            mixed_round(lanes, codes, out, &mut st) || fast_round(lanes, codes, out, &mut st)
+            RoundKind::Mixed
         } else {
-            fast_round(lanes, codes, out, &mut st)
+            RoundKind::Fast
+        };
+        let accepted = if lanes.cur == 0 {
+            optimistic_round::<0, 1>(kind, lanes, codes, out, &mut st)
+        } else {
+            optimistic_round::<1, 0>(kind, lanes, codes, out, &mut st)
         };
         if accepted {
             // Distances this round = lanes that owed one; lengths = lanes now owing one.
-            non_literals = st.pending.count_ones() + st.last_pending.count_ones();
+            // (Disjoint sets: a lane resolving a distance decodes nothing else.)
+            non_literals = (st.pending | st.last_pending).count_ones();
         } else if serial_round(lanes, codes, out, &mut st)? {
             return Ok(st.pos);
         } else {
@@ -372,28 +402,75 @@ fn huffman_block(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], pos:
     }
 }
 
+/// One optimistic round of `kind` with the double buffers' current halves `C` (= `lanes.cur`
+/// = `st.cur`) and next halves `N` = 1 − `C`, falling back to [`mixed_round`] where a
+/// literal round declines. Returns whether a round was accepted.
+#[inline(always)]
+fn optimistic_round<const C: usize, const N: usize>(
+    kind: RoundKind,
+    lanes: &mut Lanes<'_>,
+    codes: &BlockCodes,
+    out: &mut [u8],
+    st: &mut BlockState,
+) -> bool {
+    match kind {
+        // A literal round that meets a non-literal is retried as a mixed round (the data is
+        // still mostly literals). The mixed and the fast round accept exactly the same rounds,
+        // so a declined mixed round goes straight to the serial replay.
+        RoundKind::Literal => {
+            literal_round::<C, N>(lanes, codes, out, st) || mixed_round::<C, N, false>(lanes, codes, out, st)
+        }
+        // Without owed distances every lane reads the literal/length table: a variant without
+        // the per-lane table selection.
+        RoundKind::Mixed if st.pending == 0 => mixed_round::<C, N, false>(lanes, codes, out, st),
+        RoundKind::Mixed => mixed_round::<C, N, true>(lanes, codes, out, st),
+        RoundKind::Fast => fast_round::<C, N>(lanes, codes, out, st),
+    }
+}
+
+/// The page words a round may refill from: one round refills at most [`LANES`] times, and
+/// `words` holds [`WORD_PAD`] zero words after the page, so the window always exists for a
+/// cursor within the page. Indexing it by `k % LANES` needs no bounds check.
+#[inline(always)]
+fn word_window(words: &[u32], next: usize) -> Option<&[u32; LANES]> {
+    words.get(next..next + LANES)?.try_into().ok()
+}
+
 /// A round in which every lane decodes a literal (no lane owes a distance): lookup, byte,
 /// bits and refill, nothing else. Returns `false`, changing nothing that matters, if any lane
 /// decoded something else (the bytes it wrote are at or above the round's first position and
 /// are rewritten, see [`fast_round`]) or a refill ran past the page.
 #[inline(never)]
-fn literal_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mut BlockState) -> bool {
+fn literal_round<const C: usize, const N: usize>(
+    lanes: &mut Lanes<'_>,
+    codes: &BlockCodes,
+    out: &mut [u8],
+    st: &mut BlockState,
+) -> bool {
     let Some(dst) = out.get_mut(st.pos..st.pos + LANES) else { return false };
-    let (now, then) = halves(&mut lanes.lane, lanes.cur);
-    let words = lanes.words;
+    let Ok(dst) = <&mut [u8; LANES]>::try_from(dst) else { return false };
+    let Some(win) = word_window(lanes.words, lanes.next) else { return false };
+    let [now, then] = &mut lanes.lane;
+    let (now, then) = if C == 0 { (&*now, then) } else { (&*then, now) };
     let mut flags = 0u64;
-    let mut next = lanes.next;
-    for ((lane, new), byte) in now.iter().zip(then.iter_mut()).zip(dst.iter_mut()) {
-        let e = codes.lookup(0, lane.buf);
-        *byte = e.literal();
+    let mut k = 0usize;
+    let mut step = |l: usize| {
+        let e = codes.lookup(0, now[l].buf);
+        dst[l] = e.literal();
         flags |= e.0;
-        *new = consume_and_refill(*lane, e.total(), words, &mut next);
+        then[l] = consume_and_refill(now[l], e, win, &mut k);
+    };
+    // Two lanes per iteration (the compiler then unrolls the whole round).
+    for l in (0..LANES).step_by(2) {
+        step(l);
+        step(l + 1);
     }
-    if flags & (1 << NOT_LITERAL_FLAG) != 0 || next > lanes.nwords {
+    if flags & NOT_LITERAL_BIT != 0 || lanes.next + k > lanes.nwords {
         return false;
     }
-    lanes.cur ^= 1;
-    lanes.next = next;
+    lanes.cur = N;
+    lanes.next += k;
+    st.cur = N;
     st.last_pending = 0;
     st.pos += LANES;
     true
@@ -404,38 +481,53 @@ fn literal_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: 
 /// and only lengths and distances take the slow side. Cheaper than the branch-free round
 /// when a round holds few non-literals, costlier when it holds many.
 #[inline(never)]
-fn mixed_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mut BlockState) -> bool {
+fn mixed_round<const C: usize, const N: usize, const OWING: bool>(
+    lanes: &mut Lanes<'_>,
+    codes: &BlockCodes,
+    out: &mut [u8],
+    st: &mut BlockState,
+) -> bool {
+    let Some(win) = word_window(lanes.words, lanes.next) else { return false };
     let pending = st.pending;
-    let (now, then) = halves(&mut lanes.lane, lanes.cur);
-    let (_, next_reserved) = halves(&mut st.reserved, st.cur);
-    let words = lanes.words;
+    let [now, then] = &mut lanes.lane;
+    let (now, then) = if C == 0 { (&*now, then) } else { (&*then, now) };
+    let (next_start, next_value) = (&mut st.start[N], &mut st.value[N]);
 
-    // Bit l of `flags`: lane l decoded a length; bit 32 + l: a special entry.
-    let mut flags = 0u64;
-    let mut owing = pending;
+    // Bit l of `lengths`: lane l decoded a length.
+    let mut lengths = 0u32;
+    // Lane l's owing bit is at bit 10 (= the distance table's index bit) when its turn comes.
+    let mut owing = (pending as usize) << DISTANCE_SHIFT;
     let mut p = st.pos;
-    let mut next = lanes.next;
-    for l in 0..LANES {
+    let mut k = 0usize;
+    let mut step = |l: usize| {
         let Lane { buf: b, bits } = now[l];
-        let owes = owing & 1;
+        let half = if OWING { owing & DISTANCE_HALF } else { 0 };
         owing >>= 1;
-        let e = codes.lookup(owes, b);
-        then[l] = consume_and_refill(Lane { buf: b, bits }, e.total(), words, &mut next);
+        let e = codes.lookup_in(half, b);
+        then[l] = consume_and_refill(Lane { buf: b, bits }, e, win, &mut k);
 
-        if e.0 & (1 << NOT_LITERAL_FLAG) == 0 {
-            if let Some(byte) = out.get_mut(p) {
-                *byte = e.literal();
-            }
-            p += 1;
-        } else {
-            let v = e.value_with_extra(b);
-            flags |= e.flags() << l;
-            // A length lane's reservation, or a distance travelling to the copy loop.
-            next_reserved[l] = reservation(p, v as usize);
-            p += (v & owes.wrapping_sub(1) & (e.flags() as u32).wrapping_neg()) as usize;
+        // Every lane stores its literal byte field (see `fast_round`); literals just advance.
+        if let Some(byte) = out.get_mut(p) {
+            *byte = e.literal();
         }
+        if e.0 & NOT_LITERAL_BIT != 0 {
+            let v = e.value_with_extra(b);
+            lengths |= ((e.0 >> LENGTH_SHIFT) as u32 & 1) << l;
+            // A length lane's reservation, or a distance travelling to the copy loop.
+            next_start[l] = p as u32;
+            next_value[l] = v;
+            // A length advances by its length, a distance by nothing (a special entry's
+            // advance declines the round, see `finish_round`); the 1 below is taken back.
+            p = p.wrapping_sub(1).wrapping_add(if half == 0 { v as usize } else { 0 });
+        }
+        p = p.wrapping_add(1);
+    };
+    // Two lanes per iteration (the compiler then unrolls the whole round).
+    for l in (0..LANES).step_by(2) {
+        step(l);
+        step(l + 1);
     }
-    finish_round(lanes, st, out, flags, p, next)
+    finish_round::<C, N>(lanes, st, out, lengths, p, k)
 }
 
 /// One round, serially, exactly as spec 3.3.5 states it. Returns `true` if the block ended
@@ -447,9 +539,10 @@ fn serial_round(
     st: &mut BlockState,
 ) -> Result<bool> {
     let cap = out.len();
+    let cur = st.cur;
     for c in 0..LANES {
         if st.pending & (1 << c) != 0 {
-            resolve_match(lanes, c, codes, out, unpack(st.reserved[st.cur][c]))?;
+            resolve_match(lanes, c, codes, out, reserved(st, c))?;
             st.pending &= !(1 << c);
         } else {
             let (e, v) = lanes.decode_block(c, codes, 0)?;
@@ -464,7 +557,8 @@ fn serial_round(
                     if st.pos + n > cap {
                         return Err(DecodeErrorKind::OutputOverrun { capacity: cap as u32 });
                     }
-                    st.reserved[st.cur][c] = reservation(st.pos, n);
+                    st.start[cur][c] = st.pos as u32;
+                    st.value[cur][c] = v;
                     st.pending |= 1 << c;
                     st.pos += n;
                 }
@@ -475,18 +569,27 @@ fn serial_round(
                     for k in 1..LANES {
                         let l = (c + k) % LANES;
                         if st.pending & (1 << l) != 0 {
-                            resolve_match(lanes, l, codes, out, unpack(st.reserved[st.cur][l]))?;
+                            resolve_match(lanes, l, codes, out, reserved(st, l))?;
                         }
                         lanes.refill(l)?;
                     }
                     return Ok(true);
                 }
-                _ => return Err(DecodeErrorKind::InvalidSymbol { symbol: e.value() as u16 }),
+                _ => {
+                    let symbol = 256 + u16::from(e.literal());
+                    return Err(DecodeErrorKind::InvalidSymbol { symbol });
+                }
             }
         }
         lanes.refill(c)?;
     }
     Ok(false)
+}
+
+/// Lane `l`'s current reservation `(start, length)`.
+#[inline(always)]
+fn reserved(st: &BlockState, l: usize) -> (usize, usize) {
+    (st.start[st.cur][l] as usize, st.value[st.cur][l] as usize)
 }
 
 /// One round in a single pass over the lanes, optimistically: each lane's lookup, bit
@@ -510,121 +613,118 @@ fn serial_round(
 ///   declined round already made are redone identically;
 /// * new lane state and reservations go to the other halves of the double buffers and only
 ///   become current when the round is accepted.
+///
+/// The pass is written for few live registers and no per-lane loop state: the halves are
+/// compile-time indices (`C`, `N`), refills read a fixed 32-word window, and the lanes are
+/// stepped two per iteration, which the compiler unrolls into 32 straight-line steps whose
+/// lane offsets and flag shifts are constants.
 #[inline(never)]
-fn fast_round(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], st: &mut BlockState) -> bool {
-    let pending = st.pending;
-    let (now, then) = halves(&mut lanes.lane, lanes.cur);
-    let (_, next_reserved) = halves(&mut st.reserved, st.cur);
-    let words = lanes.words;
+fn fast_round<const C: usize, const N: usize>(
+    lanes: &mut Lanes<'_>,
+    codes: &BlockCodes,
+    out: &mut [u8],
+    st: &mut BlockState,
+) -> bool {
+    let Some(win) = word_window(lanes.words, lanes.next) else { return false };
+    let [now, then] = &mut lanes.lane;
+    let (now, then) = if C == 0 { (&*now, then) } else { (&*then, now) };
+    let (next_start, next_value) = (&mut st.start[N], &mut st.value[N]);
 
-    // Pass 1, the lanes: lookup, bits, refill. Kept lean so the 32 independent lookups
-    // overlap; what the output work needs goes through two small arrays.
-    let mut entry = [0u64; LANES];
-    let mut value = [0u32; LANES];
-    let mut owing = pending;
-    let mut next = lanes.next;
-    for l in 0..LANES {
-        let Lane { buf: b, bits } = now[l];
-        let e = codes.lookup(owing & 1, b);
-        owing >>= 1;
-        entry[l] = e.0;
-        value[l] = e.value_with_extra(b);
-        then[l] = consume_and_refill(Lane { buf: b, bits }, e.total(), words, &mut next);
-    }
-
-    // Pass 2, the output: positions, literal bytes, reservations, flags.
-    // Bit l of `flags`: lane l decoded a length; bit 32 + l: a special entry.
-    let mut flags = 0u64;
+    // Lane l's owing bit is at bit 10 (= the distance table's index bit) when its turn comes.
+    let owing = (st.pending as usize) << DISTANCE_SHIFT;
+    let mut lengths = 0u32;
     let mut p = st.pos;
-    for l in 0..LANES {
-        let e = Entry(entry[l]);
-        let v = value[l];
-        flags |= e.flags() << l;
+    let mut k = 0usize;
+    // `l` is a constant in each unrolled step, so the shifts by it are immediates.
+    let mut step = |l: usize| {
+        let Lane { buf: b, bits } = now[l];
+        let half = (owing >> l) & DISTANCE_HALF;
+        let e = codes.lookup_in(half, b);
+        lengths |= ((e.0 >> (LENGTH_SHIFT - l as u32)) as u32) & (1 << l);
+        let v = e.value_with_extra(b);
         if let Some(byte) = out.get_mut(p) {
             *byte = e.literal();
         }
         // For a length lane this is its reservation; for a lane resolving a distance, the
-        // distance travels here to the copy loop below.
-        next_reserved[l] = reservation(p, v as usize);
+        // distance travels here to the copy loop.
+        next_start[l] = p as u32;
+        next_value[l] = v;
         // Literal: value 1; length: its length; a lane resolving a distance adds nothing.
-        let owes = (pending >> l) & 1;
-        p += (v & owes.wrapping_sub(1)) as usize;
+        p += if half == 0 { v as usize } else { 0 };
+        then[l] = consume_and_refill(Lane { buf: b, bits }, e, win, &mut k);
+    };
+    // Two lanes per iteration (the compiler then unrolls the whole round, so every lane's
+    // offsets are constants).
+    for l in (0..LANES).step_by(2) {
+        step(l);
+        step(l + 1);
     }
-
-    finish_round(lanes, st, out, flags, p, next)
+    finish_round::<C, N>(lanes, st, out, lengths, p, k)
 }
 
-/// The common end of [`fast_round`] and [`mixed_round`], given the pass's `flags` (bit l:
-/// lane l decoded a length; bit 32 + l: a special entry), the next position `p` and the
-/// next word `next`. Declines (returns `false`, nothing current changed) if a lane decoded a
-/// special entry — every lane otherwise decoded what its table allows in a normal round: the
-/// literal/length table yields literals, lengths or specials, the distance table distances
-/// or (empty code) specials — or on output past the page, a refill past the page, or a
-/// distance before the page start. Otherwise resolves last round's matches in reservation
-/// (lane) order and makes the round's state current.
+/// The common end of [`fast_round`] and [`mixed_round`], given the lanes that decoded a
+/// length (bit l of `lengths`), the next position `p` and the number of words `k` the round
+/// refilled. Declines (returns `false`, nothing current changed) on output past the page, a
+/// refill past the page, or a distance before the page start — which includes every round
+/// in which a lane decoded a special entry (end of block, symbol 286/287, the empty code):
+/// such an entry's value is [`crate::huffman::SPECIAL_VALUE`] = 65535, so on a literal/length lane it
+/// advances `p` to at least the round's start + 65535 + the other 31 lanes' advances: past
+/// 65536 ≥ `out.len()` whenever the start is ≥ 2, and when it is below 3 no lane owes a
+/// distance (a reservation is ≥ 3 bytes), so the other lanes add ≥ 31; on a distance lane it
+/// is a distance of 65535, beyond any match start (≤ 65533). Every lane otherwise decoded
+/// what its table allows in a normal round: the literal/length table yields literals,
+/// lengths or specials, the distance table distances or specials. Otherwise resolves last
+/// round's matches in reservation (lane) order and makes the round's state current.
 #[inline(always)]
-fn finish_round(
+fn finish_round<const C: usize, const N: usize>(
     lanes: &mut Lanes<'_>,
     st: &mut BlockState,
     out: &mut [u8],
-    flags: u64,
+    lengths: u32,
     p: usize,
-    next: usize,
+    k: usize,
 ) -> bool {
-    if flags >> 32 != 0 || p > out.len() || next > lanes.nwords {
+    if p > out.len() || lanes.next + k > lanes.nwords {
         return false;
     }
     let pending = st.pending;
-    let (reserved, next_reserved) = halves(&mut st.reserved, st.cur);
     let mut owed = pending;
     while owed != 0 {
         let l = owed.trailing_zeros() as usize;
         owed &= owed - 1;
-        let (start, n) = unpack(reserved[l]);
-        // The distance lane's pass stored its distance in the upper half.
-        let d = (next_reserved[l] >> 32) as usize;
+        let (start, n) = (st.start[C][l] as usize, st.value[C][l] as usize);
+        // The distance lane's pass stored its distance as its value.
+        let d = st.value[N][l] as usize;
         if d > start {
             return false;
         }
         copy_match(out, start, d, n);
     }
-    lanes.cur ^= 1;
-    lanes.next = next;
-    st.cur ^= 1;
+    lanes.cur = N;
+    lanes.next += k;
+    st.cur = N;
     st.last_pending = pending;
-    st.pending = flags as u32;
+    st.pending = lengths;
     st.pos = p;
     true
 }
 
-/// A lane after a step that consumed `total` bits, refilled as spec 3.2 says (one word,
-/// `words[*next]`, if fewer than 32 bits remain) without a branch. A refill past the page
-/// reads one of the zero pad words; the round checks `*next` against the page afterwards.
+/// A lane after a step that consumed the resolved entry `e`'s bits, refilled as spec 3.2
+/// says (one word, the round's `win[*k]`, if fewer than 32 bits remain) without a branch. A
+/// refill past the page reads one of the zero pad words; the round checks the cursor
+/// against the page afterwards.
+///
+/// The lane holds 32..=63 bits and `e` consumes at most 31, so `bits` is 1..=63: the sign of
+/// `bits − 32` says whether a refill is due, and the count after a refill is `bits | 32`. `*k` ≤ 31
+/// whenever a word is read (at most 32 lanes refill); the mask only spares a bounds check.
 #[inline(always)]
-fn consume_and_refill(lane: Lane, total: u32, words: &[u32], next: &mut usize) -> Lane {
-    let bits = lane.bits - u64::from(total);
-    let need = u64::from(bits < 32);
-    let w = u64::from(words[*next]);
-    *next += need as usize;
-    Lane { buf: (lane.buf >> total) | ((w & need.wrapping_neg()) << bits), bits: bits + 32 * need }
-}
-
-/// The current half of a double buffer, and the other half to write the next state into.
-#[inline(always)]
-fn halves<T>(pair: &mut [T; 2], cur: usize) -> (&T, &mut T) {
-    let [a, b] = pair;
-    if cur == 0 { (&*a, b) } else { (&*b, a) }
-}
-
-/// A reservation `(start, length)` packed for [`BlockState::reserved`]; both are ≤ 65536.
-#[inline(always)]
-fn reservation(start: usize, len: usize) -> u64 {
-    start as u64 | (len as u64) << 32
-}
-
-#[inline(always)]
-fn unpack(r: u64) -> (usize, usize) {
-    ((r & 0xFFFF_FFFF) as usize, (r >> 32) as usize)
+fn consume_and_refill(lane: Lane, e: Entry, win: &[u32; LANES], k: &mut usize) -> Lane {
+    // A resolved entry's low byte is its `total`, and shifts use the count's low 6 bits.
+    let bits = lane.bits.wrapping_sub(u64::from(e.0 as u8));
+    let refill = (bits.wrapping_sub(32) as i64 >> 63) as u64;
+    let w = u64::from(win[*k % LANES]) & refill;
+    *k = k.wrapping_sub(refill as usize);
+    Lane { buf: lane.buf.wrapping_shr(e.0 as u32) | w.wrapping_shl(bits as u32), bits: bits | 32 }
 }
 
 /// Decodes lane `l`'s distance and fills the match reserved at `(start, len)`.
@@ -651,6 +751,56 @@ fn resolve_match(
 /// tokens.
 #[inline(always)]
 fn copy_match(out: &mut [u8], p: usize, d: usize, n: usize) {
+    if d >= n && n <= 16 {
+        // One 16-byte read-modify-write: the first n bytes from the source, the rest
+        // written back unchanged. The source lies wholly before the destination (d ≥ n), so
+        // the bytes taken from it are final. One bounds check (the region from the source
+        // to the end of the 16-byte window), no branch on n.
+        if let Some(region) = out.get_mut(p - d..p + 16) {
+            let src = u64x2(&region[..16]);
+            let (_, dst) = region.split_at_mut(d);
+            let keep = u64x2(dst);
+            let [m0, m1] = COPY_MASKS[n];
+            let lo = keep[0] ^ ((src[0] ^ keep[0]) & m0);
+            let hi = keep[1] ^ ((src[1] ^ keep[1]) & m1);
+            dst[..8].copy_from_slice(&lo.to_le_bytes());
+            dst[8..16].copy_from_slice(&hi.to_le_bytes());
+            return;
+        }
+    }
+    copy_match_general(out, p, d, n);
+}
+
+/// `COPY_MASKS[n]`: the low `n` bytes of a 16-byte little-endian value set, as two `u64`s.
+const COPY_MASKS: [[u64; 2]; 17] = {
+    let mut m = [[0u64; 2]; 17];
+    let mut n = 1;
+    while n <= 16 {
+        m[n][0] = if n >= 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 };
+        m[n][1] = if n <= 8 {
+            0
+        } else if n == 16 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * (n - 8))) - 1
+        };
+        n += 1;
+    }
+    m
+};
+
+/// The first 16 bytes of `b` (which holds at least 16) as two little-endian `u64`s.
+#[inline(always)]
+fn u64x2(b: &[u8]) -> [u64; 2] {
+    let lo: [u8; 8] = b[..8].try_into().unwrap_or([0; 8]);
+    let hi: [u8; 8] = b[8..16].try_into().unwrap_or([0; 8]);
+    [u64::from_le_bytes(lo), u64::from_le_bytes(hi)]
+}
+
+/// [`copy_match`] for overlapping matches, matches longer than 16 bytes, and matches
+/// within 16 bytes of the page end.
+#[inline(never)]
+fn copy_match_general(out: &mut [u8], p: usize, d: usize, n: usize) {
     let s = p - d;
     if d >= n && n <= 16 {
         // Two overlapping fixed-size windows cover any length in (w, 2w]; the source lies
@@ -799,6 +949,24 @@ mod tests {
                 }
                 let e = decode_page(&page[..page.len() - cut], &mut out).unwrap_err();
                 assert_eq!(e.kind, DecodeErrorKind::InputOverrun, "len {len}, cut {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn short_copies_write_exactly_their_bytes() {
+        // Matches of up to 16 bytes with room after them take the 16-byte read-modify-write;
+        // the bytes after the match (later tokens) must come through unchanged.
+        for d in 1..40usize {
+            for n in 3..=20usize {
+                let mut out: Vec<u8> = (0..d as u8).chain(std::iter::repeat_n(0xEE, n)).collect();
+                out.extend((0..32u8).map(|b| b ^ 0x5A));
+                let tail = out[d + n..].to_vec();
+                copy_match(&mut out, d, d, n);
+                for k in 0..n {
+                    assert_eq!(out[d + k], out[k % d], "d={d} n={n} k={k}");
+                }
+                assert_eq!(out[d + n..], tail[..], "d={d} n={n}");
             }
         }
     }

@@ -36,67 +36,78 @@ pub(crate) enum Kind {
     Empty = 7,
 }
 
-/// Flag: the entry is a match length.
-pub(crate) const LENGTH_FLAG: u32 = 28;
-/// Flag: the entry ends the fast path's round (end of block, symbol 286/287, empty code).
-/// Exactly 32 bits above [`LENGTH_FLAG`], so the decoder accumulates both per lane with one
-/// shift: lane l's length flag lands in bit l, its special flag in bit 32 + l.
-pub(crate) const SPECIAL_FLAG: u32 = LENGTH_FLAG + 32;
+/// Flag: a main-table entry pointing at a subtable (never consumed: lookups resolve it).
+pub(crate) const SUBTABLE_BIT: u64 = 1 << 7;
+/// The value of the entries that end the fast path's round (end of block, symbol 286/287,
+/// the empty code). A round cannot accept them: a literal/length lane advances the output
+/// by at least this, past any page (at most 65536 bytes; see `decode::finish_round`), and
+/// a distance lane's distance is beyond any match start.
+pub(crate) const SPECIAL_VALUE: u32 = 0xFFFF;
 /// Flag: the entry is anything but a literal (for the decoder's literal-only rounds).
-pub(crate) const NOT_LITERAL_FLAG: u32 = 61;
+pub(crate) const NOT_LITERAL_BIT: u64 = 1 << 14;
+/// Flag: the entry is a match length. Bit 47 (≥ 31): a round collects lane l's flag into
+/// bit l of a mask with one constant shift, `entry >> (47 − l)`, and one mask.
+pub(crate) const LENGTH_BIT: u64 = 1 << 47;
+/// Position of [`LENGTH_BIT`].
+pub(crate) const LENGTH_SHIFT: u32 = 47;
 
 /// One table entry, packed into a `u64` so that the decoder's fast path reads every field
-/// with at most one shift and one mask:
+/// with at most one shift (and uses the low byte directly as a shift count):
 ///
 /// | bits | field |
 /// |---|---|
-/// | 0..16 | mask of the extra bits, `(1 << extra) − 1` |
-/// | 16..20 | `len`: codeword length (subtable pointer: the subtable's index width) |
-/// | 20..25 | `total`: bits the step consumes, codeword + extra bits (≤ 31) |
-/// | 25..28 | [`Kind`] |
-/// | 28 | flag: length |
-/// | 32..40 | the literal byte |
-/// | 44..60 | `value`: 1 for a literal (the bytes it advances), the base of a length or distance |
-/// | 60 | flag: special (end of block, 286/287, empty code) |
-/// | 61 | flag: not a literal |
+/// | 0..6 | `total`: bits the step consumes, codeword + extra bits (≤ 31) |
+/// | 7 | flag: subtable pointer |
+/// | 8..12 | `len`: codeword length (subtable pointer: the subtable's index width); 12, 13 zero |
+/// | 14 | flag: not a literal (in the low 32 bits: tested with a 32-bit immediate) |
+/// | 16..32 | mask of the extra bits, `(1 << extra) − 1` |
+/// | 32..40 | the literal byte (symbol 286/287: the symbol − 256) |
+/// | 40..43 | [`Kind`] |
+/// | 47 | flag: length |
+/// | 48..64 | `value`: 1 for a literal (the bytes it advances), the base of a length or distance, [`SPECIAL_VALUE`] for end of block, 286/287 and the empty code |
 ///
-/// A literal's value being its advance makes "output advance = value + extra bits" hold for
-/// literals and lengths alike, which the fast path exploits.
+/// Bits 5 and 6 are zero, so for a resolved (non-pointer) entry the low byte is `total`,
+/// and the low 6 bits of `entry >> 8` are `len`: x86 shifts mask their count to 6 bits, so
+/// `wrapping_shr` by these compiles to one shift. A literal's value being its advance makes
+/// "output advance = value + extra bits" hold for literals and lengths alike, which the fast
+/// path exploits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Entry(pub(crate) u64);
 
 impl Entry {
     const fn new(len: u32, extra: u32, kind: Kind, value: u32) -> Self {
-        const NOT_LITERAL: u64 = 1 << NOT_LITERAL_FLAG;
         let (flags, literal, value) = match kind {
             Kind::Literal => (0, value, 1),
-            Kind::Length => ((1 << LENGTH_FLAG) | NOT_LITERAL, 0, value),
-            Kind::EndOfBlock | Kind::Invalid | Kind::Empty => ((1 << SPECIAL_FLAG) | NOT_LITERAL, 0, value),
-            Kind::Distance | Kind::CodeLength | Kind::Subtable => (NOT_LITERAL, 0, value),
+            Kind::Length => (LENGTH_BIT | NOT_LITERAL_BIT, 0, value),
+            // Symbol 286/287 keeps its symbol, less 256, in the literal field.
+            Kind::Invalid => (NOT_LITERAL_BIT, value.wrapping_sub(256) & 0xFF, SPECIAL_VALUE),
+            Kind::EndOfBlock | Kind::Empty => (NOT_LITERAL_BIT, 0, SPECIAL_VALUE),
+            Kind::Subtable => (SUBTABLE_BIT | NOT_LITERAL_BIT, 0, value),
+            Kind::Distance | Kind::CodeLength => (NOT_LITERAL_BIT, 0, value),
         };
         Self(
-            ((1u64 << extra) - 1)
-                | ((len as u64) << 16)
-                | (((len + extra) as u64) << 20)
-                | ((kind as u64) << 25)
-                | flags
+            ((len + extra) as u64)
+                | ((len as u64) << 8)
+                | (((1u64 << extra) - 1) << 16)
                 | ((literal as u64) << 32)
-                | ((value as u64) << 44),
+                | ((kind as u64) << 40)
+                | flags
+                | ((value as u64) << 48),
         )
     }
     /// Codeword length in bits (for a subtable pointer: the subtable's index width).
     #[inline(always)]
     pub(crate) const fn len(self) -> u32 {
-        ((self.0 >> 16) & 0xF) as u32
+        ((self.0 >> 8) & 0xF) as u32
     }
     /// Bits consumed by the step: codeword plus extra bits.
     #[inline(always)]
     pub(crate) const fn total(self) -> u32 {
-        ((self.0 >> 20) & 0x1F) as u32
+        (self.0 & 0x3F) as u32
     }
     #[inline(always)]
     pub(crate) const fn kind(self) -> Kind {
-        match (self.0 >> 25) & 0x7 {
+        match (self.0 >> 40) & 0x7 {
             0 => Kind::Subtable,
             1 => Kind::Literal,
             2 => Kind::Length,
@@ -109,12 +120,7 @@ impl Entry {
     }
     #[inline(always)]
     const fn is_subtable(self) -> bool {
-        (self.0 >> 25) & 0x7 == 0
-    }
-    /// The length flag in bit 0 and the special flag in bit 32.
-    #[inline(always)]
-    pub(crate) const fn flags(self) -> u64 {
-        (self.0 >> LENGTH_FLAG) & (1 | 1 << 32)
+        self.0 & SUBTABLE_BIT != 0
     }
     /// The literal byte of a literal entry.
     #[inline(always)]
@@ -123,13 +129,14 @@ impl Entry {
     }
     #[inline(always)]
     pub(crate) const fn value(self) -> u32 {
-        ((self.0 >> 44) & 0xFFFF) as u32
+        (self.0 >> 48) as u32
     }
     /// The symbol's value plus its extra bits, read from the bit buffer `b` whose low bits
     /// are the codeword.
     #[inline(always)]
     pub(crate) const fn value_with_extra(self, b: u64) -> u32 {
-        let extra = (b >> self.len()) as u32 & (self.0 as u32 & 0xFFFF);
+        // The shift count's low 6 bits are `len` (bits 12..14 of the entry are zero).
+        let extra = (b.wrapping_shr((self.0 >> 8) as u32) as u32) & ((self.0 as u32) >> 16);
         self.value() + extra
     }
 }
@@ -185,6 +192,8 @@ impl Alphabet {
 /// distance share one width so that [`BlockCodes`] can select between them by offset.
 pub(crate) const MAIN_BITS: u32 = 10;
 const MAIN_SIZE: usize = 1 << MAIN_BITS;
+/// The offset of the distance main table in [`BlockCodes`]: the index bit that selects it.
+pub(crate) const DISTANCE_HALF: usize = MAIN_SIZE;
 const PRECODE_BITS: u32 = 7;
 
 /// Capacity of [`BlockCodes`]: two main tables plus the worst case of subtables (one of
@@ -343,7 +352,14 @@ impl BlockCodes {
     /// bounds check is needed (entries are in range by construction).
     #[inline(always)]
     pub(crate) fn lookup(&self, distance: u32, bits: u64) -> Entry {
-        let main = ((distance as usize & 1) << MAIN_BITS) | (bits as usize & (MAIN_SIZE - 1));
+        self.lookup_in(((distance as usize) & 1) << MAIN_BITS, bits)
+    }
+
+    /// [`Self::lookup`] with the table selected by `half`: 0 for literal/length, bit
+    /// [`MAIN_BITS`] (= [`DISTANCE_HALF`]) set for distance; other bits are ignored.
+    #[inline(always)]
+    pub(crate) fn lookup_in(&self, half: usize, bits: u64) -> Entry {
+        let main = (half & DISTANCE_HALF) | (bits as usize & (MAIN_SIZE - 1));
         let e = self.entries[main];
         if !e.is_subtable() {
             return e;
