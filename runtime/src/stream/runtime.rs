@@ -64,6 +64,7 @@ const MAX_CPU_TILES_PER_PIECE: u32 = 256;
 const MAX_GPU_BATCHES: usize = 2;
 
 /// `MAX_GPU_BATCHES`, or `DSR_GPU_BATCHES` (1..=16) for tuning experiments.
+#[cfg(feature = "vulkan")]
 fn max_gpu_batches() -> usize {
     static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *N.get_or_init(|| env_usize("DSR_GPU_BATCHES").map_or(MAX_GPU_BATCHES, |n| n.clamp(1, 16)))
