@@ -860,6 +860,19 @@ fn window<const W: usize>(out: &[u8], at: usize) -> [u8; W] {
 
 /// Decodes one raw page into `out`, which must be exactly its decoded size (1..=65536).
 /// Convenience for one-off use; reuse a [`PageDecoder`] for many pages.
+///
+/// ```
+/// use dsr_gdeflate::{Level, decode_page, encode_page};
+/// let tile = b"one page is at most one 64 KiB tile ".repeat(100);
+/// let page = encode_page(&tile, Level::DEFAULT)?; // whole 32-bit words, 32 lanes
+/// assert_eq!(page.len() % 4, 0);
+/// let mut out = vec![0u8; tile.len()];
+/// decode_page(&page, &mut out)?;
+/// assert_eq!(out, tile);
+/// // A page that decodes to more bytes than `out` holds is an error, not an overrun.
+/// assert!(decode_page(&page, &mut out[..100]).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn decode_page(page: &[u8], out: &mut [u8]) -> std::result::Result<(), DecodeError> {
     PageDecoder::new().decode(page, out)
 }

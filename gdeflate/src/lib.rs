@@ -44,6 +44,19 @@ pub use tile_stream::{StreamHead, TileStream, tile_count, write_tile_stream};
 
 /// Decodes the tile stream `stream` into a new buffer, on up to `threads` threads (0 = one
 /// per core). The output size comes from the stream's header.
+///
+/// ```
+/// use dsr_gdeflate::{DecodeErrorKind, Level, compress, decompress};
+/// let asset = b"GDeflate: 64 KiB tiles, 32 interleaved bit streams. ".repeat(4000); // 4 tiles
+/// let stream = compress(&asset, Level::BEST, 0)?;
+/// assert_eq!(decompress(&stream, 0)?, asset);
+/// // Bad input is a typed error naming the tile and the byte offset, never a panic.
+/// let mut broken = stream.clone();
+/// broken.truncate(stream.len() - 100);
+/// let err = decompress(&broken, 0).unwrap_err();
+/// assert!(matches!(err.kind, DecodeErrorKind::StreamLengthMismatch { .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn decompress(stream: &[u8], threads: usize) -> Result<Vec<u8>, DecodeError> {
     let ts = TileStream::parse(stream)?;
     // The table needs ≥ 4 bytes and every page ≥ 128 bytes per tile, so this allocation is
@@ -58,6 +71,17 @@ pub fn decompress(stream: &[u8], threads: usize) -> Result<Vec<u8>, DecodeError>
 ///
 /// On error, `out` holds the tiles that decoded before the failure and unspecified bytes
 /// elsewhere; nothing outside `out` is touched.
+///
+/// ```
+/// use dsr_gdeflate::{DecodeErrorKind, Level, compress, decompress_into};
+/// let stream = compress(&[42u8; 100_000], Level::FASTEST, 1)?;
+/// let mut out = vec![0u8; 100_000];
+/// decompress_into(&stream, &mut out, 1)?;
+/// assert!(out.iter().all(|&b| b == 42));
+/// let err = decompress_into(&stream, &mut out[..99_999], 1).unwrap_err();
+/// assert!(matches!(err.kind, DecodeErrorKind::UncompressedSizeMismatch { stream: 100_000, .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn decompress_into(stream: &[u8], out: &mut [u8], threads: usize) -> Result<(), DecodeError> {
     let ts = TileStream::parse(stream)?;
     if ts.uncompressed_size() != out.len() as u64 {

@@ -137,6 +137,19 @@ impl StreamHead {
 impl<'a> TileStream<'a> {
     /// Parses and validates the header and table of `bytes`, which must be exactly one tile
     /// stream.
+    ///
+    /// ```
+    /// use dsr_gdeflate::{Level, TileStream, compress, decode_page};
+    /// let data = vec![1u8; 150_000]; // two full tiles and one of 18 928 bytes
+    /// let stream = compress(&data, Level::FASTEST, 1)?;
+    /// let ts = TileStream::parse(&stream)?;
+    /// assert_eq!((ts.num_tiles(), ts.uncompressed_size()), (3, 150_000));
+    /// assert_eq!(ts.tile_uncompressed_size(2), 150_000 - 2 * 65536);
+    /// let mut last = vec![0u8; ts.tile_uncompressed_size(2)];
+    /// decode_page(ts.tile(2), &mut last)?; // each tile is an independent page
+    /// assert!(TileStream::parse(&stream[..stream.len() - 4]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn parse(bytes: &'a [u8]) -> Result<Self, DecodeError> {
         Ok(Self { bytes, head: StreamHead::parse(bytes, bytes.len() as u64)? })
     }
@@ -192,6 +205,18 @@ impl<'a> TileStream<'a> {
 ///
 /// The pages must be one per tile (`tile_count(uncompressed_len)` of them), each a multiple of
 /// 4 bytes long. Empty input gives the 8-byte zero-tile stream `04 FB 00 00 01 00 00 00`.
+///
+/// ```
+/// use dsr_gdeflate::{Level, TILE_SIZE, decompress, encode_page, write_tile_stream};
+/// let data = vec![9u8; TILE_SIZE + 10];
+/// let pages = [encode_page(&data[..TILE_SIZE], Level::DEFAULT)?,
+///              encode_page(&data[TILE_SIZE..], Level::DEFAULT)?];
+/// let stream = write_tile_stream(&pages, data.len() as u64)?;
+/// assert_eq!(&stream[..2], &[0x04, 0xFB]);
+/// assert_eq!(decompress(&stream, 1)?, data);
+/// assert_eq!(write_tile_stream::<&[u8]>(&[], 0)?, [0x04, 0xFB, 0, 0, 1, 0, 0, 0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn write_tile_stream<P: AsRef<[u8]>>(pages: &[P], uncompressed_len: u64) -> Result<Vec<u8>, EncodeError> {
     let tiles = tile_count(uncompressed_len);
     if tiles > MAX_TILES as u64 {

@@ -15,6 +15,28 @@
 //!
 //! Safe code only; every offset and size read from a file is checked with checked arithmetic
 //! before it is used, and nothing is allocated beyond what the file's length bounds.
+//!
+//! ```
+//! use ds_runtime::pack::{EntryCompression, Pack, PackError, PackOptions, PackWriter};
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("assets.dsp");
+//! let text = b"a very compressible line of text\n".repeat(1000);
+//! let mut x = 0x2545_f491_u32; // xorshift32: bytes that do not compress
+//! let noise: Vec<u8> = (0..4096).map(|_| { x ^= x << 13; x ^= x >> 17; x ^= x << 5; x as u8 }).collect();
+//! let mut w = PackWriter::create(&path, PackOptions::default())?;
+//! w.add("text/readme.txt", &text)?;
+//! w.add("noise.bin", &noise)?;
+//! w.finish()?;
+//!
+//! let pack = Pack::open(&path)?; // header and table of contents validated
+//! let readme = pack.find("text/readme.txt").unwrap();
+//! assert_eq!(readme.compression, EntryCompression::GDeflate); // smaller compressed
+//! assert_eq!(pack.find("noise.bin").unwrap().compression, EntryCompression::None);
+//! assert_eq!(pack.read_entry(readme)?, text); // decoded, size and SHA-256 checked
+//! let mut other = PackWriter::create(dir.path().join("other.dsp"), PackOptions::default())?;
+//! assert!(matches!(other.add("../up", b"x"), Err(PackError::InvalidName { .. })));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use crate::stream::{Compression, File, Source};
 use dsr_gdeflate::{DecodeError, DecodeErrorKind, EncodeError, Level, TileStream};

@@ -2,13 +2,17 @@
 //! [`Runtime`] that reads files with io_uring (or a pread pool) into a staging ring and
 //! copies or decodes into host memory (CPU) or Vulkan buffers (GPU).
 //!
-//! ```no_run
+//! ```
 //! use ds_runtime::stream::{Compression, Destination, File, HostBuffer, QueueDesc, Request,
 //!     Runtime, RuntimeConfig, Source};
 //! use ds_runtime::Backend;
+//! # let asset: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("texture.gdf");
+//! # std::fs::write(&path, dsr_gdeflate::compress(&asset, dsr_gdeflate::Level::DEFAULT, 0)?)?;
 //! let rt = Runtime::new(RuntimeConfig { backend: Backend::Cpu, ..Default::default() })?;
 //! let queue = rt.create_queue(QueueDesc::default());
-//! let file = File::open("texture.gdf")?;
+//! let file = File::open(&path)?; // a GDeflate tile stream of 1 MiB
 //! let out = HostBuffer::new(1 << 20);
 //! let ticket = queue.enqueue(Request {
 //!     source: Source::whole_file(&file),
@@ -19,7 +23,7 @@
 //! })?;
 //! queue.submit();
 //! ticket.wait()?;
-//! let bytes = out.to_vec();
+//! assert_eq!(out.to_vec(), asset);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

@@ -506,6 +506,32 @@ impl Queue {
 
     /// Cancels the unfinished requests with `tag & mask == value` (see the module docs);
     /// returns how many matched.
+    ///
+    /// ```
+    /// use ds_runtime::Backend;
+    /// use ds_runtime::stream::{Compression, Destination, HostBuffer, QueueDesc, Request,
+    ///     RequestError, Runtime, RuntimeConfig, Source};
+    /// use std::sync::Arc;
+    /// let rt = Runtime::new(RuntimeConfig { backend: Backend::Cpu, ..Default::default() })?;
+    /// let queue = rt.create_queue(QueueDesc::default());
+    /// let data: ds_runtime::stream::MemoryBytes = Arc::new(vec![7u8; 4096]);
+    /// let load = |tag: u64| Request {
+    ///     source: Source::memory(data.clone()),
+    ///     destination: Destination::Host { buffer: HostBuffer::new(4096), offset: 0 },
+    ///     compression: Compression::None,
+    ///     tag,
+    ///     name: "level".into(),
+    /// };
+    /// // Tags: the high 32 bits name a level, the low bits an asset of it.
+    /// let level_1 = queue.enqueue(load((1 << 32) | 5))?;
+    /// let level_2 = queue.enqueue(load((2 << 32) | 5))?;
+    /// assert_eq!(queue.cancel(!0 << 32, 2 << 32), 1); // every asset of level 2
+    /// queue.submit();
+    /// assert_eq!(level_1.wait(), Ok(()));
+    /// assert_eq!(level_2.wait(), Err(RequestError::Cancelled));
+    /// assert_eq!(queue.stats().cancelled, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn cancel(&self, mask: u64, value: u64) -> usize {
         self.shared.cancel(mask, value)
     }
@@ -530,6 +556,30 @@ impl Queue {
     }
 
     /// The failure count and the first failure.
+    ///
+    /// ```
+    /// use ds_runtime::Backend;
+    /// use ds_runtime::stream::{Compression, Destination, HostBuffer, QueueDesc, Request,
+    ///     RequestError, Runtime, RuntimeConfig, Source};
+    /// use std::sync::Arc;
+    /// let rt = Runtime::new(RuntimeConfig { backend: Backend::Cpu, ..Default::default() })?;
+    /// let queue = rt.create_queue(QueueDesc::default());
+    /// let not_gdeflate: ds_runtime::stream::MemoryBytes = Arc::new(vec![0xAB; 256]);
+    /// let ticket = queue.enqueue(Request {
+    ///     source: Source::memory(not_gdeflate),
+    ///     destination: Destination::Host { buffer: HostBuffer::new(1024), offset: 0 },
+    ///     compression: Compression::GDeflate { uncompressed_size: 1024 },
+    ///     tag: 3,
+    ///     name: "broken.gdf".into(),
+    /// })?;
+    /// queue.submit();
+    /// assert!(matches!(ticket.wait(), Err(RequestError::Decode(_))));
+    /// let record = queue.error_record();
+    /// assert_eq!(record.failure_count, 1);
+    /// let first = record.first.unwrap();
+    /// assert_eq!((first.name.as_str(), first.tag), ("broken.gdf", 3));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn error_record(&self) -> ErrorRecord {
         ErrorRecord {
             failure_count: self.shared.failures.load(Ordering::Relaxed),

@@ -524,6 +524,25 @@ impl VulkanContext {
     /// Decodes the DirectStorage tile stream `stream` on the GPU into a new buffer. The
     /// container is parsed (and rejected) on the host exactly as by the CPU decoder; page
     /// errors carry the tile and the byte offset in the stream, as the CPU decoder's do.
+    ///
+    /// ```
+    /// use ds_runtime::vulkan::{ContextOptions, VulkanContext};
+    /// let data: Vec<u8> = (0..200_000u32).map(|i| (i / 7 % 256) as u8).collect();
+    /// let stream = dsr_gdeflate::compress(&data, dsr_gdeflate::Level::DEFAULT, 0)?;
+    /// match VulkanContext::new(&ContextOptions::default()) {
+    ///     Ok(ctx) => {
+    ///         println!("decoding with {} on {}", ctx.decode_kernel()?, ctx.device_info().name);
+    ///         assert_eq!(ctx.gdeflate_decompress(&stream)?, data);
+    ///         let mut bad = stream.clone();
+    ///         bad[40..60].fill(0xFF); // inside the first page
+    ///         let err = ctx.gdeflate_decompress(&bad).unwrap_err();
+    ///         println!("{err}"); // the same error (tile, offset) as dsr_gdeflate::decompress
+    ///     }
+    /// #   Err(e) if std::env::var_os("DSR_REQUIRE_GPU").is_some() => return Err(e.into()),
+    ///     Err(e) => println!("no Vulkan device: {e}"), // Unsupported (no loader) or NoDevice
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn gdeflate_decompress(&self, stream: &[u8]) -> Result<Vec<u8>, crate::Error> {
         let ts = TileStream::parse(stream)?;
         let size = ts.uncompressed_size();
