@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# One device call that re-checks everything on the lent GPU machine and takes the streaming
+# figures: the GPU test suites (decode, wgpu, pipeline), then the I/O engine (warm and cold,
+# with the page cache's parallel-read ceiling), end to end on the large mixed file, and
+# `dsr bench decode` / `dsr bench e2e --dest gpu` on the speed issue's data (the first 1 GiB
+# of the machine's Python site-packages, as scripts/device-sitepackages.sh builds it).
+# Binaries built on dev, carried in .devrun/ (ignored by git): dsr, test_* and the benches
+# io_read and end_to_end; .devrun/corpus is a copy of shared/corpus; .gl the Vulkan loader.
+# Usage (repository root, device machine): bash scripts/device-check-all.sh; logs in $OUT.
+set -uo pipefail
+for f in .gl/*.deb; do dpkg -x "$f" / >/dev/null; done
+ldconfig
+cd .devrun || exit 1
+export DSR_CORPUS=$PWD/corpus DSR_REQUIRE_GPU=1 XDG_RUNTIME_DIR=/tmp
+OUT=${OUT:-/tmp}
+RUNS=${RUNS:-3}
+nvidia-smi -L
+./dsr info 2>&1 | grep -E "auto picks|subgroup|H100|H200" | head -5
+for t in test_*; do
+    echo "== $t"
+    ./"$t" --test-threads 4 > "$OUT/$t.txt" 2>&1
+    grep -E "^test result|panicked|FAILED" "$OUT/$t.txt" | head -5
+done
+echo "== io_read (4 GiB in /tmp, $RUNS runs)"
+DSR_BENCH_RUNS=$RUNS DSR_BENCH_DIR=/tmp DSR_BENCH_IO_BYTES=$((4 << 30)) ./io_read > "$OUT/io_read.txt" 2>&1
+grep -E "^\||^#|machine|engine:" "$OUT/io_read.txt"
+echo "== end_to_end (4 GiB, warm, $RUNS runs)"
+DSR_BENCH_RUNS=$RUNS DSR_BENCH_DIR=/tmp DSR_BENCH_E2E_BYTES=$((4 << 30)) ./end_to_end > "$OUT/e2e.txt" 2>&1
+tail -12 "$OUT/e2e.txt"
+echo "== site-packages GiB"
+SP=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+python3 - "$SP" /tmp/sp.bin <<'PY'
+import os, sys
+root, out = sys.argv[1], sys.argv[2]
+paths = sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs)
+left = 1 << 30
+with open(out, "wb") as o:
+    for p in paths:
+        if left == 0:
+            break
+        if not os.path.isfile(p) or os.path.islink(p):
+            continue
+        with open(p, "rb") as f:
+            b = f.read(left)
+        o.write(b)
+        left -= len(b)
+print(f"{root}: {len(paths)} files, {(1 << 30) - left} bytes")
+PY
+./dsr compress --level 9 /tmp/sp.bin -o /tmp/sp.gdf && ls -l /tmp/sp.bin /tmp/sp.gdf
+./dsr bench decode --backend vulkan --runs 7 /tmp/sp.gdf 2>&1 | tail -6
+./dsr bench e2e --dest gpu --runs 5 /tmp/sp.gdf > "$OUT/e2e_sp.txt" 2>&1
+tail -8 "$OUT/e2e_sp.txt"
