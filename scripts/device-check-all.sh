@@ -28,24 +28,7 @@ echo "== end_to_end (4 GiB, warm, $RUNS runs)"
 DSR_BENCH_RUNS=$RUNS DSR_BENCH_DIR=/tmp DSR_BENCH_E2E_BYTES=$((4 << 30)) ./end_to_end > "$OUT/e2e.txt" 2>&1
 tail -12 "$OUT/e2e.txt"
 echo "== site-packages GiB"
-SP=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-python3 - "$SP" /tmp/sp.bin <<'PY'
-import os, sys
-root, out = sys.argv[1], sys.argv[2]
-paths = sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs)
-left = 1 << 30
-with open(out, "wb") as o:
-    for p in paths:
-        if left == 0:
-            break
-        if not os.path.isfile(p) or os.path.islink(p):
-            continue
-        with open(p, "rb") as f:
-            b = f.read(left)
-        o.write(b)
-        left -= len(b)
-print(f"{root}: {len(paths)} files, {(1 << 30) - left} bytes")
-PY
+python3 ../scripts/sitepackages-gib.py /tmp/sp.bin
 ./dsr compress --level 9 /tmp/sp.bin -o /tmp/sp.gdf && ls -l /tmp/sp.bin /tmp/sp.gdf
 ./dsr bench decode --backend vulkan --runs 7 /tmp/sp.gdf 2>&1 | tail -6
 ./dsr bench e2e --dest gpu --runs 5 /tmp/sp.gdf > "$OUT/e2e_sp.txt" 2>&1

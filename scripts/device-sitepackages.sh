@@ -9,24 +9,7 @@ set -euo pipefail
 for f in .gl/*.deb; do dpkg -x "$f" / >/dev/null; done
 ldconfig
 cd .devrun
-SP=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-python3 - "$SP" /tmp/sp.bin <<'PY'
-import os, sys
-root, out = sys.argv[1], sys.argv[2]
-paths = sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs)
-left = 1 << 30
-with open(out, "wb") as o:
-    for p in paths:
-        if left == 0:
-            break
-        if not os.path.isfile(p) or os.path.islink(p):
-            continue
-        with open(p, "rb") as f:
-            b = f.read(left)
-        o.write(b)
-        left -= len(b)
-print(f"{root}: {len(paths)} files, {(1 << 30) - left} bytes")
-PY
+python3 ../scripts/sitepackages-gib.py /tmp/sp.bin
 time ./dsr compress --level 9 /tmp/sp.bin -o /tmp/sp.gdf
 ls -l /tmp/sp.bin /tmp/sp.gdf
 for tag in "$@"; do
