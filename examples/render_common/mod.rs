@@ -23,6 +23,7 @@
 use ds_runtime::pack::{EntryCompression, Pack, PackEntry, PackOptions, PackWriter};
 use glam::{Mat4, Vec2, Vec3, Vec4};
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 /// Width and height of the rendered frame in pixels.
 pub const FRAME: u32 = 256;
@@ -518,4 +519,43 @@ pub fn build_pack(dir: &Path, bc: bool) -> Result<(PathBuf, Pack, Vec<PackedText
 /// not a notice.
 pub fn gpu_required() -> bool {
     std::env::var("DSR_REQUIRE_GPU").is_ok_and(|v| v == "1")
+}
+
+/// The renderers' command line: `[--out FRAME.png] [--uncompressed]`.
+// tests/renderer_examples.rs includes this module too, and has no command line to parse.
+#[cfg_attr(test, allow(dead_code))]
+#[derive(Debug)]
+pub struct Args {
+    /// Where the PNG goes.
+    pub out: PathBuf,
+    /// `--uncompressed`: RGBA8 textures even where the device samples BC formats.
+    pub force_uncompressed: bool,
+}
+
+/// Parses the command line of `program` (`default_out` when there is no `--out`). `Err` is the
+/// exit code to leave with: 0 after `--help`, 2 after a usage error (both printed).
+#[cfg_attr(test, allow(dead_code))]
+pub fn parse_args(program: &str, default_out: &str) -> Result<Args, ExitCode> {
+    let usage_line = format!("usage: {program} [--out FRAME.png] [--uncompressed]");
+    let usage = |why: &str| {
+        eprintln!("error: {why}\n{usage_line}");
+        ExitCode::from(2)
+    };
+    let mut parsed = Args { out: default_out.into(), force_uncompressed: false };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--out" => match args.next() {
+                Some(path) => parsed.out = path.into(),
+                None => return Err(usage("--out needs a path")),
+            },
+            "--uncompressed" => parsed.force_uncompressed = true,
+            "-h" | "--help" => {
+                println!("{usage_line}");
+                return Err(ExitCode::SUCCESS);
+            }
+            other => return Err(usage(&format!("unknown argument `{other}`"))),
+        }
+    }
+    Ok(parsed)
 }

@@ -14,26 +14,14 @@
 mod common;
 mod vk;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let mut options = vk::Options { out: PathBuf::from("renderer.png"), force_uncompressed: false };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--out" => match args.next() {
-                Some(path) => options.out = PathBuf::from(path),
-                None => return usage("--out needs a path"),
-            },
-            "--uncompressed" => options.force_uncompressed = true,
-            "-h" | "--help" => {
-                println!("usage: renderer [--out FRAME.png] [--uncompressed]");
-                return ExitCode::SUCCESS;
-            }
-            other => return usage(&format!("unknown argument `{other}`")),
-        }
-    }
+    let args = match common::parse_args("renderer", "renderer.png") {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    let options = vk::Options { out: args.out, force_uncompressed: args.force_uncompressed };
     match vk::run(&options) {
         Ok(outcome) => {
             vk::print(&outcome);
@@ -48,9 +36,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn usage(why: &str) -> ExitCode {
-    eprintln!("error: {why}\nusage: renderer [--out FRAME.png] [--uncompressed]");
-    ExitCode::from(2)
 }

@@ -13,26 +13,14 @@
 mod common;
 mod wg;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let mut options = wg::Options { out: PathBuf::from("wgpu_renderer.png"), force_uncompressed: false };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--out" => match args.next() {
-                Some(path) => options.out = PathBuf::from(path),
-                None => return usage("--out needs a path"),
-            },
-            "--uncompressed" => options.force_uncompressed = true,
-            "-h" | "--help" => {
-                println!("usage: wgpu_renderer [--out FRAME.png] [--uncompressed]");
-                return ExitCode::SUCCESS;
-            }
-            other => return usage(&format!("unknown argument `{other}`")),
-        }
-    }
+    let args = match common::parse_args("wgpu_renderer", "wgpu_renderer.png") {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    let options = wg::Options { out: args.out, force_uncompressed: args.force_uncompressed };
     match wg::run(&options) {
         Ok(outcome) => {
             wg::print(&outcome);
@@ -47,9 +35,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn usage(why: &str) -> ExitCode {
-    eprintln!("error: {why}\nusage: wgpu_renderer [--out FRAME.png] [--uncompressed]");
-    ExitCode::from(2)
 }
