@@ -517,18 +517,21 @@ fn sparse_round<const C: usize, const N: usize, const OWING: bool>(
 }
 
 /// Bit l set: lane l's entry (low 16 bits `kinds[l]`) is not a literal (bit 15, see
-/// [`NOT_LITERAL_BIT`]). Four lanes per 64-bit word: the multiply moves the flags at bits
-/// 15, 31, 47, 63 to bits 60..63 (the partial products land on distinct bits below 60 or
-/// past 63, so nothing carries into them).
+/// [`NOT_LITERAL_BIT`]). Eight lanes per multiply: of two 64-bit words of four lanes, the
+/// first's flags move to bits 11, 27, 43, 59 and the second's stay at 15, 31, 47, 63; the
+/// multiply takes them to bits 56..59 and 60..63 (the partial products land on distinct
+/// bits below 56 or past 63, so nothing carries into them).
 #[inline(always)]
 fn not_literal_lanes(kinds: &[u16; LANES]) -> u32 {
     const _: () = assert!(NOT_LITERAL_BIT == 1 << 15);
     const GATHER: u64 = 1 | 1 << 15 | 1 << 30 | 1 << 45;
+    const FLAGS: u64 = 0x8000_8000_8000_8000;
+    let word =
+        |q: &[u16]| u64::from(q[0]) | u64::from(q[1]) << 16 | u64::from(q[2]) << 32 | u64::from(q[3]) << 48;
     let mut mask = 0u32;
-    for (j, q) in kinds.chunks_exact(4).enumerate() {
-        let w = u64::from(q[0]) | u64::from(q[1]) << 16 | u64::from(q[2]) << 32 | u64::from(q[3]) << 48;
-        let flags = w & 0x8000_8000_8000_8000;
-        mask |= ((flags.wrapping_mul(GATHER) >> 60) as u32) << (4 * j);
+    for (j, q) in kinds.chunks_exact(8).enumerate() {
+        let flags = (word(&q[..4]) & FLAGS) >> 4 | (word(&q[4..]) & FLAGS);
+        mask |= ((flags.wrapping_mul(GATHER) >> 56) as u32) << (8 * j);
     }
     mask
 }
