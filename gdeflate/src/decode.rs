@@ -454,8 +454,11 @@ fn sparse_round<const C: usize, const N: usize, const OWING: bool>(
     // The low 16 bits of each lane's entry, for its not-a-literal flag.
     let mut kinds = [0u16; LANES];
     let mut k = 0usize;
+    // Lane l's owing bit, shifted down one lane per step.
+    let mut owing_now = owing;
     let mut step = |l: usize| {
-        let half = if OWING { (owing >> l) & DISTANCE_HALF } else { 0 };
+        let half = if OWING { owing_now & DISTANCE_HALF } else { 0 };
+        owing_now >>= 1;
         let e = codes.lookup_in(half, now[l].buf);
         dst[l] = e.literal();
         kinds[l] = e.0 as u16;
