@@ -777,14 +777,16 @@ fn finish_round<const C: usize, const N: usize>(
 /// refill past the page reads one of the zero pad words; the round checks the cursor
 /// against the page afterwards.
 ///
-/// The lane holds 32..=63 bits and `e` consumes at most 31, so `bits` is 1..=63: the sign of
-/// `bits − 32` says whether a refill is due, and the count after a refill is `bits | 32`. `*k` ≤ 31
-/// whenever a word is read (at most 32 lanes refill); the mask only spares a bounds check.
+/// The lane holds 32..=63 bits and `e` consumes at most 31, so `bits` is 1..=63 and the
+/// count after a refill is `bits | 32`. The refill mask is spelled as a comparison (`cmp` +
+/// `sbb`): as the sign of `bits − 32`, the compiler reassociated it in the rolled loops and
+/// computed `bits` twice. `*k` ≤ 31 whenever a word is read (at most 32 lanes refill); the
+/// mask only spares a bounds check.
 #[inline(always)]
 fn consume_and_refill(lane: Lane, e: Entry, win: &[u32; LANES], k: &mut usize) -> Lane {
     // A resolved entry's low byte is its `total`, and shifts use the count's low 6 bits.
     let bits = lane.bits.wrapping_sub(u64::from(e.0 as u8));
-    let refill = (bits.wrapping_sub(32) as i64 >> 63) as u64;
+    let refill = 0u64.wrapping_sub(u64::from(bits < 32));
     let w = u64::from(win[*k % LANES]) & refill;
     *k = k.wrapping_sub(refill as usize);
     Lane { buf: lane.buf.wrapping_shr(e.0 as u32) | w.wrapping_shl(bits as u32), bits: bits | 32 }
