@@ -496,10 +496,12 @@ fn sparse_round<const C: usize, const N: usize, const OWING: bool>(
         st.pos += LANES;
         return true;
     }
+    // Non-literal lanes that owed no distance decoded a length (or a special entry, whose
+    // advance declines the round).
+    let lengths = others & !pending;
     let mut bytes = [0u8; 2 * LANES];
     bytes[..LANES].copy_from_slice(dst);
     let (next_start, next_value) = (&mut st.start[N], &mut st.value[N]);
-    let mut lengths = 0u32;
     let mut p = pos;
     let mut from = 0usize;
     while others != 0 {
@@ -515,7 +517,6 @@ fn sparse_round<const C: usize, const N: usize, const OWING: bool>(
         let half = if OWING { (owing >> l) & DISTANCE_HALF } else { 0 };
         let e = codes.lookup_in(half, b);
         let v = e.value_with_extra(b);
-        lengths |= ((e.0 >> LENGTH_SHIFT) as u32 & 1) << l;
         // A length lane's reservation, or a distance travelling to the copy loop.
         next_start[l] = p as u32;
         next_value[l] = v;
