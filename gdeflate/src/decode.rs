@@ -10,9 +10,10 @@
 //!
 //! Speed comes from optimistic rounds that run a whole round (one step on each lane) and
 //! decline anything unusual — [`fast_round`] without data-dependent branches for rounds
-//! dense in matches, [`mixed_round`] for rounds with a few, [`literal_round`] for runs of
-//! literals — each written as straight-line code over the 32 lanes with double-buffered lane
-//! state; declined rounds are replayed by [`serial_round`], the literal transcription of the
+//! dense in matches, [`sparse_round`] for runs of literals with a few matches (a
+//! branch-free literal pass, then a fix-up over the few other lanes) and [`mixed_round`]
+//! where that round's copies do not fit before the page end — each written as straight-line
+//! code over the 32 lanes with double-buffered lane state; declined rounds are replayed by [`serial_round`], the literal transcription of the
 //! spec. Results and errors (kind and offset) are therefore always the serial ones. Short
 //! matches (nearly all) are copied by one 16-byte read-modify-write.
 //!
@@ -347,14 +348,24 @@ struct BlockState {
     last_pending: u32,
 }
 
-/// Most non-literal steps in a round for which the next round is run by [`mixed_round`].
-const MIXED_ROUND_MAX: u32 = 4;
+/// Most non-literal steps in a round for which the next round is run by [`sparse_round`].
+const SPARSE_ROUND_MAX: u32 = 4;
+
+/// Whether `mask` has at most [`SPARSE_ROUND_MAX`] bits set: that many lowest set bits
+/// cleared leave nothing (cheaper than a population count on baseline x86-64, which has no
+/// `popcnt`).
+#[inline(always)]
+fn at_most_sparse_max(mut mask: u32) -> bool {
+    for _ in 0..SPARSE_ROUND_MAX {
+        mask &= mask.wrapping_sub(1);
+    }
+    mask == 0
+}
 
 /// The kinds of optimistic round (see [`huffman_block`]).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum RoundKind {
-    Literal,
-    Mixed,
+    Sparse,
     Fast,
 }
 
@@ -373,18 +384,14 @@ fn huffman_block(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], pos:
         last_pending: 0,
     };
     // Non-literal steps (lengths + distances) in the last round decide the next round's
-    // kind: none -> the literal round; a few -> the mixed round, whose branches then rarely
-    // mispredict; many -> the branch-free round (high-entropy data is long runs of literals
-    // with sparse matches; repetitive data is dense in matches).
-    let mut non_literals = LANES as u32;
+    // kind: a few -> the sparse round, whose fix-up then stays short; many -> the
+    // branch-free round (high-entropy data is long runs of literals with sparse matches;
+    // repetitive data is dense in matches).
+    // Bit l: lane l's step in the last round was a length or a distance (all set after a
+    // serial round).
+    let mut non_literals = u32::MAX;
     loop {
-        let kind = if non_literals == 0 && st.pending == 0 {
-            RoundKind::Literal
-        } else if non_literals <= MIXED_ROUND_MAX {
-            RoundKind::Mixed
-        } else {
-            RoundKind::Fast
-        };
+        let kind = if at_most_sparse_max(non_literals) { RoundKind::Sparse } else { RoundKind::Fast };
         let accepted = if lanes.cur == 0 {
             optimistic_round::<0, 1>(kind, lanes, codes, out, &mut st)
         } else {
@@ -393,18 +400,17 @@ fn huffman_block(lanes: &mut Lanes<'_>, codes: &BlockCodes, out: &mut [u8], pos:
         if accepted {
             // Distances this round = lanes that owed one; lengths = lanes now owing one.
             // (Disjoint sets: a lane resolving a distance decodes nothing else.)
-            non_literals = (st.pending | st.last_pending).count_ones();
+            non_literals = st.pending | st.last_pending;
         } else if serial_round(lanes, codes, out, &mut st)? {
             return Ok(st.pos);
         } else {
-            non_literals = LANES as u32;
+            non_literals = u32::MAX;
         }
     }
 }
 
 /// One optimistic round of `kind` with the double buffers' current halves `C` (= `lanes.cur`
-/// = `st.cur`) and next halves `N` = 1 − `C`, falling back to [`mixed_round`] where a
-/// literal round declines. Returns whether a round was accepted.
+/// = `st.cur`) and next halves `N` = 1 − `C`. Returns whether a round was accepted.
 #[inline(always)]
 fn optimistic_round<const C: usize, const N: usize>(
     kind: RoundKind,
@@ -414,16 +420,11 @@ fn optimistic_round<const C: usize, const N: usize>(
     st: &mut BlockState,
 ) -> bool {
     match kind {
-        // A literal round that meets a non-literal is retried as a mixed round (the data is
-        // still mostly literals). The mixed and the fast round accept exactly the same rounds,
-        // so a declined mixed round goes straight to the serial replay.
-        RoundKind::Literal => {
-            literal_round::<C, N>(lanes, codes, out, st) || mixed_round::<C, N, false>(lanes, codes, out, st)
-        }
-        // Without owed distances every lane reads the literal/length table: a variant without
-        // the per-lane table selection.
-        RoundKind::Mixed if st.pending == 0 => mixed_round::<C, N, false>(lanes, codes, out, st),
-        RoundKind::Mixed => mixed_round::<C, N, true>(lanes, codes, out, st),
+        // The sparse, mixed and fast rounds accept exactly the same rounds, so a declined one
+        // goes straight to the serial replay. Without owed distances every lane reads the
+        // literal/length table: a variant without the per-lane table selection.
+        RoundKind::Sparse if st.pending == 0 => sparse_round::<C, N, false>(lanes, codes, out, st),
+        RoundKind::Sparse => sparse_round::<C, N, true>(lanes, codes, out, st),
         RoundKind::Fast => fast_round::<C, N>(lanes, codes, out, st),
     }
 }
@@ -436,44 +437,122 @@ fn word_window(words: &[u32], next: usize) -> Option<&[u32; LANES]> {
     words.get(next..next + LANES)?.try_into().ok()
 }
 
-/// A round in which every lane decodes a literal (no lane owes a distance): lookup, byte,
-/// bits and refill, nothing else. Returns `false`, changing nothing that matters, if any lane
-/// decoded something else (the bytes it wrote are at or above the round's first position and
-/// are rewritten, see [`fast_round`]) or a refill ran past the page.
+/// A round for data with sparse matches, in two passes: a branch-free literal pass (lookup,
+/// byte at the round's position + lane, bits and refill; the owed distances' lanes read the
+/// distance table), then, only if some lane decoded something else, a fix-up over those
+/// lanes alone: each non-literal's value, reservation and advance, and the literal bytes
+/// between them moved to their positions (one 32-byte copy per run of literals from a copy
+/// of the round's bytes). Accepts exactly what [`mixed_round`] accepts, with the same state
+/// (same argument for exactness as [`fast_round`]: bytes written at or above the round's
+/// first position are rewritten before anything reads them); near the page end, where the
+/// 32-byte copies do not fit, the round is left to [`mixed_round`].
 #[inline(never)]
-fn literal_round<const C: usize, const N: usize>(
+fn sparse_round<const C: usize, const N: usize, const OWING: bool>(
     lanes: &mut Lanes<'_>,
     codes: &BlockCodes,
     out: &mut [u8],
     st: &mut BlockState,
 ) -> bool {
-    let Some(dst) = out.get_mut(st.pos..st.pos + LANES) else { return false };
+    let pos = st.pos;
+    let Some(dst) = out.get_mut(pos..pos + LANES) else {
+        return mixed_round::<C, N, OWING>(lanes, codes, out, st);
+    };
     let Ok(dst) = <&mut [u8; LANES]>::try_from(dst) else { return false };
     let Some(win) = word_window(lanes.words, lanes.next) else { return false };
+    let pending = st.pending;
     let [now, then] = &mut lanes.lane;
     let (now, then) = if C == 0 { (&*now, then) } else { (&*then, now) };
-    let mut flags = 0u64;
+    // Lane l's owing bit is at bit 10 (= the distance table's index bit) when its turn comes.
+    let owing = (pending as usize) << DISTANCE_SHIFT;
+    // The low 16 bits of each lane's entry, for its not-a-literal flag.
+    let mut kinds = [0u16; LANES];
     let mut k = 0usize;
+    // Lane l's owing bit, shifted down one lane per step.
+    let mut owing_now = owing;
     let mut step = |l: usize| {
-        let e = codes.lookup(0, now[l].buf);
+        let half = if OWING { owing_now & DISTANCE_HALF } else { 0 };
+        owing_now >>= 1;
+        let e = codes.lookup_in(half, now[l].buf);
         dst[l] = e.literal();
-        flags |= e.0;
+        kinds[l] = e.0 as u16;
         then[l] = consume_and_refill(now[l], e, win, &mut k);
     };
-    // Two lanes per iteration (the compiler then unrolls the whole round).
-    for l in (0..LANES).step_by(2) {
+    // Four lanes per iteration (a rolled loop: the compiler does not unroll this one).
+    for l in (0..LANES).step_by(4) {
         step(l);
         step(l + 1);
+        step(l + 2);
+        step(l + 3);
     }
-    if flags & NOT_LITERAL_BIT != 0 || lanes.next + k > lanes.nwords {
-        return false;
+    let mut others = not_literal_lanes(&kinds);
+    if others == 0 {
+        // All literals (so no lane owed a distance): the bytes are in place.
+        if lanes.next + k > lanes.nwords {
+            return false;
+        }
+        lanes.cur = N;
+        lanes.next += k;
+        st.cur = N;
+        st.last_pending = 0;
+        st.pending = 0;
+        st.pos += LANES;
+        return true;
     }
-    lanes.cur = N;
-    lanes.next += k;
-    st.cur = N;
-    st.last_pending = 0;
-    st.pos += LANES;
-    true
+    // Non-literal lanes that owed no distance decoded a length (or a special entry, whose
+    // advance declines the round).
+    let lengths = others & !pending;
+    let mut bytes = [0u8; 2 * LANES];
+    bytes[..LANES].copy_from_slice(dst);
+    let (next_start, next_value) = (&mut st.start[N], &mut st.value[N]);
+    let mut p = pos;
+    let mut from = 0usize;
+    while others != 0 {
+        let l = others.trailing_zeros() as usize;
+        others &= others - 1;
+        // The literals of lanes from..l, then lane l's token at the position after them.
+        let Some(run) = out.get_mut(p..p + LANES) else {
+            return mixed_round::<C, N, OWING>(lanes, codes, out, st);
+        };
+        run.copy_from_slice(&bytes[from..from + LANES]);
+        p += l - from;
+        let b = now[l].buf;
+        let half = if OWING { (owing >> l) & DISTANCE_HALF } else { 0 };
+        let e = codes.lookup_in(half, b);
+        let v = e.value_with_extra(b);
+        // A length lane's reservation, or a distance travelling to the copy loop.
+        next_start[l] = p as u32;
+        next_value[l] = v;
+        // A length advances by its length, a distance by nothing (a special entry's advance
+        // declines the round, see `finish_round`).
+        p += if half == 0 { v as usize } else { 0 };
+        from = l + 1;
+    }
+    let Some(run) = out.get_mut(p..p + LANES) else {
+        return mixed_round::<C, N, OWING>(lanes, codes, out, st);
+    };
+    run.copy_from_slice(&bytes[from..from + LANES]);
+    p += LANES - from;
+    finish_round::<C, N>(lanes, st, out, lengths, p, k)
+}
+
+/// Bit l set: lane l's entry (low 16 bits `kinds[l]`) is not a literal (bit 15, see
+/// [`NOT_LITERAL_BIT`]). Eight lanes per multiply: of two 64-bit words of four lanes, the
+/// first's flags move to bits 11, 27, 43, 59 and the second's stay at 15, 31, 47, 63; the
+/// multiply takes them to bits 56..59 and 60..63 (the partial products land on distinct
+/// bits below 56 or past 63, so nothing carries into them).
+#[inline(always)]
+fn not_literal_lanes(kinds: &[u16; LANES]) -> u32 {
+    const _: () = assert!(NOT_LITERAL_BIT == 1 << 15);
+    const GATHER: u64 = 1 | 1 << 15 | 1 << 30 | 1 << 45;
+    const FLAGS: u64 = 0x8000_8000_8000_8000;
+    let word =
+        |q: &[u16]| u64::from(q[0]) | u64::from(q[1]) << 16 | u64::from(q[2]) << 32 | u64::from(q[3]) << 48;
+    let mut mask = 0u32;
+    for (j, q) in kinds.chunks_exact(8).enumerate() {
+        let flags = (word(&q[..4]) & FLAGS) >> 4 | (word(&q[4..]) & FLAGS);
+        mask |= ((flags.wrapping_mul(GATHER) >> 56) as u32) << (8 * j);
+    }
+    mask
 }
 
 /// A round for data with sparse matches: like [`fast_round`] (same double-buffered state,
@@ -714,14 +793,16 @@ fn finish_round<const C: usize, const N: usize>(
 /// refill past the page reads one of the zero pad words; the round checks the cursor
 /// against the page afterwards.
 ///
-/// The lane holds 32..=63 bits and `e` consumes at most 31, so `bits` is 1..=63: the sign of
-/// `bits − 32` says whether a refill is due, and the count after a refill is `bits | 32`. `*k` ≤ 31
-/// whenever a word is read (at most 32 lanes refill); the mask only spares a bounds check.
+/// The lane holds 32..=63 bits and `e` consumes at most 31, so `bits` is 1..=63 and the
+/// count after a refill is `bits | 32`. The refill mask is spelled as a comparison (`cmp` +
+/// `sbb`): as the sign of `bits − 32`, the compiler reassociated it in the rolled loops and
+/// computed `bits` twice. `*k` ≤ 31 whenever a word is read (at most 32 lanes refill); the
+/// mask only spares a bounds check.
 #[inline(always)]
 fn consume_and_refill(lane: Lane, e: Entry, win: &[u32; LANES], k: &mut usize) -> Lane {
     // A resolved entry's low byte is its `total`, and shifts use the count's low 6 bits.
     let bits = lane.bits.wrapping_sub(u64::from(e.0 as u8));
-    let refill = (bits.wrapping_sub(32) as i64 >> 63) as u64;
+    let refill = 0u64.wrapping_sub(u64::from(bits < 32));
     let w = u64::from(win[*k % LANES]) & refill;
     *k = k.wrapping_sub(refill as usize);
     Lane { buf: lane.buf.wrapping_shr(e.0 as u32) | w.wrapping_shl(bits as u32), bits: bits | 32 }
@@ -963,6 +1044,31 @@ mod tests {
                 let e = decode_page(&page[..page.len() - cut], &mut out).unwrap_err();
                 assert_eq!(e.kind, DecodeErrorKind::InputOverrun, "len {len}, cut {cut}");
             }
+        }
+    }
+
+    #[test]
+    fn not_literal_lanes_gathers_bit_15_of_every_lane() {
+        let mut state = 0x9E37_79B9_u32;
+        for _ in 0..2000 {
+            let mut kinds = [0u16; LANES];
+            for k in &mut kinds {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                *k = state as u16;
+            }
+            let naive = kinds.iter().enumerate().fold(0u32, |m, (l, &k)| m | u32::from(k >> 15) << l);
+            assert_eq!(not_literal_lanes(&kinds), naive);
+        }
+        assert_eq!(not_literal_lanes(&[0xFFFF; LANES]), u32::MAX);
+        assert_eq!(not_literal_lanes(&[0x7FFF; LANES]), 0);
+    }
+
+    #[test]
+    fn at_most_sparse_max_counts_bits() {
+        for mask in [0u32, 1, 3, 0xF, 0x1F, 0x8000_0001, 0x8421_0000, 0x8421_0001, u32::MAX] {
+            assert_eq!(at_most_sparse_max(mask), mask.count_ones() <= SPARSE_ROUND_MAX, "{mask:#x}");
         }
     }
 

@@ -44,7 +44,7 @@ pub(crate) const SUBTABLE_BIT: u64 = 1 << 7;
 /// a distance lane's distance is beyond any match start.
 pub(crate) const SPECIAL_VALUE: u32 = 0xFFFF;
 /// Flag: the entry is anything but a literal (for the decoder's literal-only rounds).
-pub(crate) const NOT_LITERAL_BIT: u64 = 1 << 14;
+pub(crate) const NOT_LITERAL_BIT: u64 = 1 << 15;
 /// Flag: the entry is a match length. Bit 47 (≥ 31): a round collects lane l's flag into
 /// bit l of a mask with one constant shift, `entry >> (47 − l)`, and one mask.
 pub(crate) const LENGTH_BIT: u64 = 1 << 47;
@@ -58,8 +58,8 @@ pub(crate) const LENGTH_SHIFT: u32 = 47;
 /// |---|---|
 /// | 0..6 | `total`: bits the step consumes, codeword + extra bits (≤ 31) |
 /// | 7 | flag: subtable pointer |
-/// | 8..12 | `len`: codeword length (subtable pointer: the subtable's index width); 12, 13 zero |
-/// | 14 | flag: not a literal (in the low 32 bits: tested with a 32-bit immediate) |
+/// | 8..12 | `len`: codeword length (subtable pointer: the subtable's index width); 12..14 zero |
+/// | 15 | flag: not a literal (in the low 32 bits: tested with a 32-bit immediate; the sign of the low 16 bits, which the decoder's sparse round collects for 32 lanes at once) |
 /// | 16..32 | mask of the extra bits, `(1 << extra) − 1` |
 /// | 32..40 | the literal byte (symbol 286/287: the symbol − 256) |
 /// | 40..43 | [`Kind`] |
