@@ -37,6 +37,7 @@
 //! Design, semantics and what is not built yet: `docs/streaming.md`.
 
 mod file;
+mod host_buffer;
 pub mod io;
 pub mod queue;
 pub mod request;
@@ -52,7 +53,9 @@ pub use queue::{
     Callback, Completion, ErrorRecord, FailureRecord, Priority, Queue, QueueDesc, RejectReason, Rejected,
     Ticket,
 };
-pub use request::{Compression, Destination, HostBuffer, MemoryBytes, Request, RequestError, Source};
+pub use request::{
+    Compression, Destination, HostBuffer, HostBufferGuard, MemoryBytes, Request, RequestError, Source,
+};
 pub use runtime::{Runtime, RuntimeConfig};
 pub use staging::StagingKind;
 pub use stats::{LatencyHistogram, QueueStats};

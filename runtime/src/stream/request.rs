@@ -16,7 +16,9 @@ use super::file::File;
 use dsr_gdeflate::DecodeError;
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
+
+pub use super::host_buffer::{HostBuffer, HostBufferGuard};
 
 /// Bytes in memory a request can read from.
 pub type MemoryBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
@@ -71,48 +73,6 @@ impl fmt::Debug for Source {
             Self::File { file, offset, size } => write!(f, "file {} [{offset}, +{size})", file.describe()),
             Self::Memory { offset, size, .. } => write!(f, "memory [{offset}, +{size})"),
         }
-    }
-}
-
-/// Host memory the pipeline writes into: an owned, zero-initialised byte buffer shared
-/// between the caller and the queue. Read it after the request completed
-/// ([`HostBuffer::lock`], [`HostBuffer::to_vec`]); while a request writes into it, the
-/// pipeline holds its lock.
-#[derive(Clone)]
-pub struct HostBuffer {
-    bytes: Arc<Mutex<Box<[u8]>>>,
-}
-
-impl fmt::Debug for HostBuffer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "HostBuffer({} bytes)", self.len())
-    }
-}
-
-impl HostBuffer {
-    /// `len` zero bytes.
-    pub fn new(len: usize) -> Self {
-        Self { bytes: Arc::new(Mutex::new(vec![0u8; len].into_boxed_slice())) }
-    }
-
-    /// Length in bytes.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Whether the buffer is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Exclusive access to the bytes (waits while the pipeline writes into them).
-    pub fn lock(&self) -> MutexGuard<'_, Box<[u8]>> {
-        self.bytes.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// A copy of the bytes.
-    pub fn to_vec(&self) -> Vec<u8> {
-        self.lock().to_vec()
     }
 }
 

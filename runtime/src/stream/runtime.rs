@@ -1395,9 +1395,12 @@ fn cpu_process(
         (None, Src::File(_)) => return Err(RequestError::Internal("file piece without data".into())),
     };
     let out_start = (p.dst_base + p.out.0) as usize;
+    // Pieces writing disjoint ranges of one buffer run in parallel (`HostBuffer::write_range`).
+    let out_of_range =
+        || RequestError::Internal(format!("piece output outside its host buffer at {out_start}"));
     match p.kind {
         PieceKind::Copy => {
-            host.lock()[out_start..out_start + len].copy_from_slice(src);
+            host.write_range(out_start..out_start + len).ok_or_else(out_of_range)?.copy_from_slice(src);
             Ok(())
         }
         PieceKind::Decode { first, count } => {
@@ -1410,8 +1413,9 @@ fn cpu_process(
                     (sp.start, sp.end, e.tile_out_size(t))
                 }));
             }
-            let mut out = host.lock();
-            let mut o = out_start;
+            let total: usize = spans.iter().map(|&(_, _, n)| n as usize).sum();
+            let mut out = host.write_range(out_start..out_start + total).ok_or_else(out_of_range)?;
+            let mut o = 0;
             for (i, &(s, e, n)) in spans.iter().enumerate() {
                 let page = &src[(s - p.span.0) as usize..(e - p.span.0) as usize];
                 decoder.decode(page, &mut out[o..o + n as usize]).map_err(|err| {
