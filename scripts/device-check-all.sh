@@ -10,11 +10,7 @@
 # Ordered by what matters most when device time is short: the I/O figures, the speed issue's
 # data, the suites, then the large mixed file.
 set -uo pipefail
-for f in .gl/*.deb; do dpkg -x "$f" / >/dev/null; done
-ldconfig
-cd .devrun || exit 1
-export DSR_CORPUS=$PWD/corpus DSR_REQUIRE_GPU=1 XDG_RUNTIME_DIR=/tmp
-OUT=${OUT:-/tmp}
+source scripts/device-env.sh
 RUNS=${RUNS:-3}
 nvidia-smi -L
 ./dsr info 2>&1 | grep -E "auto picks|subgroup|H100|H200" | head -5

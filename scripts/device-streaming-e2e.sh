@@ -2,11 +2,7 @@
 # End-to-end only (see device-streaming.sh): the pipeline's Vulkan tests, then end_to_end with
 # the default staging ring and two other geometries; full logs in $OUT.
 set -uo pipefail
-for f in .gl/*.deb; do dpkg -x "$f" / >/dev/null; done
-ldconfig
-cd .devrun || exit 1
-export DSR_CORPUS=$PWD/corpus DSR_REQUIRE_GPU=1 XDG_RUNTIME_DIR=/tmp
-OUT=${OUT:-/tmp}
+source scripts/device-env.sh
 for i in 1 2 3; do ./test_pipeline_vulkan --test-threads 4 2>&1 | grep -E "test result|panicked"; done
 run() { # tag env...
     local tag=$1; shift

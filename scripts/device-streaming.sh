@@ -3,11 +3,7 @@
 # end-to-end benches (binaries built here, carried in .devrun/; full logs in $OUT).
 # Usage (repository root, device machine): bash scripts/device-streaming.sh
 set -uo pipefail
-for f in .gl/*.deb; do dpkg -x "$f" / >/dev/null; done
-ldconfig
-cd .devrun || exit 1
-export DSR_CORPUS=$PWD/corpus DSR_REQUIRE_GPU=1 XDG_RUNTIME_DIR=/tmp
-OUT=${OUT:-/tmp}
+source scripts/device-env.sh
 df -h /tmp | tail -1
 ./test_pipeline_vulkan --test-threads 4 2>&1 | grep -E "test result|panicked"
 ./test_pipeline --test-threads 8 2>&1 | grep -E "test result|panicked"

@@ -6,20 +6,18 @@
 //! lock, so host destinations were bound by a single thread's memcpy (about 4.3 GB/s on the
 //! GPU machine's Xeon, where the page cache delivers 42 GB/s to 16 threads).
 //!
-//! The access protocol, enforced under one small mutex (`Access`):
-//! - **writers** ([`HostBuffer::write_range`], pipeline only) hold a byte range; any number may
-//!   be active while their ranges are pairwise disjoint — a writer whose range overlaps an
-//!   active one waits for it (requests with overlapping destinations stay serialised, as with
-//!   the old lock);
-//! - the **exclusive** holder ([`HostBuffer::lock`], the application) has the whole buffer;
-//!   it waits until no writer is active, and writers wait while it holds it.
+//! The access protocol: a guard holds a byte range, registered in `Inner::held` under its
+//! mutex; a range is registered only once no held range overlaps it (otherwise the caller waits),
+//! and is removed when its guard drops. Pipeline writers ([`HostBuffer::write_range`]) hold
+//! their pieces' ranges, so pieces of disjoint ranges are written in parallel and requests
+//! with overlapping destinations stay serialised, as with the old lock; the application's
+//! [`HostBuffer::lock`] holds the whole buffer, so it waits for every writer and every writer
+//! waits for it.
 //!
-//! Invariant: every `&mut [u8]` handed out (a writer's range or the exclusive guard's whole
-//! buffer) is disjoint from every other one alive, because it exists only between its
-//! registration and its guard's drop, and registration checks that under the mutex. That is
-//! what makes the slice construction (`HostBuffer::slice_mut`, the module's one `unsafe fn`)
-//! sound. The
-//! allocation lives as long as the last `HostBuffer` clone, and every guard borrows one.
+//! Invariant: every `&mut [u8]` handed out is the held range of a live guard, and held ranges
+//! are pairwise disjoint. That is what makes the slice construction in `HostBuffer::hold`
+//! sound. The allocation lives as long as the last
+//! `HostBuffer` clone, and every guard borrows one.
 
 use std::fmt;
 use std::ops::{Deref, DerefMut, Range};
@@ -40,23 +38,18 @@ struct Inner {
     /// `len` bytes from `Box::<[u8]>::into_raw`, freed in `Drop`.
     ptr: NonNull<u8>,
     len: usize,
-    access: Mutex<Access>,
-    changed: Condvar,
+    /// The ranges of the live guards, pairwise disjoint.
+    held: Mutex<Vec<Range<usize>>>,
+    /// Signalled whenever a guard drops.
+    released: Condvar,
 }
 
 // SAFETY: `Inner` owns its allocation like a `Box<[u8]>` (which is Send and Sync); the raw
-// pointer is only turned into slices by `HostBuffer::slice_mut`, under the access protocol
-// of the module docs, which gives each thread a range no other thread can touch.
+// pointer is only turned into slices by `HostBuffer::hold`, under the access protocol of the
+// module docs, which gives each thread a range no other thread can touch.
 unsafe impl Send for Inner {}
-// SAFETY: as for Send: shared use goes through `access`, which hands out disjoint ranges.
+// SAFETY: as for Send: shared use goes through `held`, which hands out disjoint ranges.
 unsafe impl Sync for Inner {}
-
-#[derive(Default)]
-struct Access {
-    exclusive: bool,
-    /// Ranges of the active writers, pairwise disjoint.
-    writers: Vec<Range<usize>>,
-}
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -79,8 +72,8 @@ impl HostBuffer {
         let raw = Box::into_raw(vec![0u8; len].into_boxed_slice());
         // `Box::into_raw` never returns null (an empty slice gets a dangling, non-null one).
         let ptr = NonNull::new(raw.cast::<u8>()).expect("Box::into_raw is non-null");
-        let access = Mutex::new(Access { exclusive: false, writers: Vec::with_capacity(16) });
-        Self { inner: Arc::new(Inner { ptr, len, access, changed: Condvar::new() }) }
+        let held = Mutex::new(Vec::with_capacity(16));
+        Self { inner: Arc::new(Inner { ptr, len, held, released: Condvar::new() }) }
     }
 
     /// Length in bytes.
@@ -96,15 +89,7 @@ impl HostBuffer {
     /// Exclusive access to the bytes (waits while the pipeline writes into them, and blocks
     /// the pipeline's writes while held).
     pub fn lock(&self) -> HostBufferGuard<'_> {
-        let mut access = self.access();
-        while access.exclusive || !access.writers.is_empty() {
-            access = self.inner.changed.wait(access).unwrap_or_else(PoisonError::into_inner);
-        }
-        access.exclusive = true;
-        drop(access);
-        // SAFETY: the whole buffer is registered (`exclusive`, no writer) until the guard drops.
-        let bytes = unsafe { self.slice_mut(0..self.inner.len) };
-        HostBufferGuard { buffer: self, bytes }
+        self.hold(0..self.inner.len)
     }
 
     /// A copy of the bytes.
@@ -112,50 +97,43 @@ impl HostBuffer {
         self.lock().to_vec()
     }
 
-    /// Write access to `range` for one pipeline piece: waits while the exclusive lock is held
-    /// or an active writer's range overlaps it. `None` if `range` is not inside the buffer.
-    pub(crate) fn write_range(&self, range: Range<usize>) -> Option<HostRange<'_>> {
-        if range.start > range.end || range.end > self.inner.len {
-            return None;
-        }
-        let mut access = self.access();
-        while access.exclusive || access.writers.iter().any(|w| w.start < range.end && range.start < w.end) {
-            access = self.inner.changed.wait(access).unwrap_or_else(PoisonError::into_inner);
-        }
-        access.writers.push(range.clone());
-        drop(access);
-        // SAFETY: `range` is inside the buffer (checked above) and registered, disjoint from
-        // every other writer's and with no exclusive holder, until the `HostRange` drops.
-        let bytes = unsafe { self.slice_mut(range.clone()) };
-        Some(HostRange { buffer: self, bytes, range })
+    /// Write access to `range` for one pipeline piece: waits while [`HostBuffer::lock`] is
+    /// held or another writer's range overlaps it. `None` if `range` is not inside the buffer.
+    pub(crate) fn write_range(&self, range: Range<usize>) -> Option<HostBufferGuard<'_>> {
+        (range.start <= range.end && range.end <= self.inner.len).then(|| self.hold(range))
     }
 
-    fn access(&self) -> MutexGuard<'_, Access> {
-        self.inner.access.lock().unwrap_or_else(PoisonError::into_inner)
+    fn held(&self) -> MutexGuard<'_, Vec<Range<usize>>> {
+        self.inner.held.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The bytes of `range`.
-    ///
-    /// # Safety
-    /// `range` is inside the buffer, and the caller has registered it under `access` (as a
-    /// writer's range, or the whole buffer as the exclusive holder) for as long as the slice
-    /// lives: then no other live slice overlaps it (module docs, invariant).
-    // A `&mut` from `&self` is the point: the exclusivity comes from the access protocol
-    // (registration under `access`), not from the borrow, and the contract above says so.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn slice_mut(&self, range: Range<usize>) -> &mut [u8] {
-        debug_assert!(range.start <= range.end && range.end <= self.inner.len);
+    /// Waits until no held range overlaps `range` (inside the buffer), registers it and hands
+    /// out its bytes.
+    fn hold(&self, range: Range<usize>) -> HostBufferGuard<'_> {
+        // Both callers pass ranges inside the buffer; the slice below relies on it.
+        assert!(range.start <= range.end && range.end <= self.inner.len, "range outside the buffer");
+        let mut held = self.held();
+        while held.iter().any(|h| h.start < range.end && range.start < h.end) {
+            held = self.inner.released.wait(held).unwrap_or_else(PoisonError::into_inner);
+        }
+        held.push(range.clone());
+        drop(held);
         let start = self.inner.ptr.as_ptr().wrapping_add(range.start);
-        // SAFETY: in bounds of the allocation, which lives as long as `self` and so as the
-        // returned borrow; exclusive for its lifetime by the caller's contract.
-        unsafe { std::slice::from_raw_parts_mut(start, range.end - range.start) }
+        // SAFETY: `range` is inside the allocation (asserted above), which lives as long as
+        // `self` and so as the guard's borrow; it is registered, disjoint from every other held
+        // range, until the guard drops (module docs, invariant), so no other live slice
+        // overlaps this one.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(start, range.end - range.start) };
+        HostBufferGuard { buffer: self, bytes, range }
     }
 }
 
-/// Exclusive access to a [`HostBuffer`]'s bytes ([`HostBuffer::lock`]); derefs to `[u8]`.
+/// A held range of a [`HostBuffer`]: the whole buffer from [`HostBuffer::lock`], or one
+/// pipeline piece's range; derefs to its bytes and releases the range when dropped.
 pub struct HostBufferGuard<'a> {
     buffer: &'a HostBuffer,
     bytes: &'a mut [u8],
+    range: Range<usize>,
 }
 
 impl Deref for HostBufferGuard<'_> {
@@ -173,46 +151,18 @@ impl DerefMut for HostBufferGuard<'_> {
 
 impl Drop for HostBufferGuard<'_> {
     fn drop(&mut self) {
-        self.buffer.access().exclusive = false;
-        self.buffer.inner.changed.notify_all();
+        let mut held = self.buffer.held();
+        if let Some(i) = held.iter().position(|h| *h == self.range) {
+            held.swap_remove(i);
+        }
+        drop(held);
+        self.buffer.inner.released.notify_all();
     }
 }
 
 impl fmt::Debug for HostBufferGuard<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "HostBufferGuard({} bytes)", self.bytes.len())
-    }
-}
-
-/// One writer's range of a [`HostBuffer`] ([`HostBuffer::write_range`]); derefs to the
-/// range's bytes.
-pub(crate) struct HostRange<'a> {
-    buffer: &'a HostBuffer,
-    bytes: &'a mut [u8],
-    range: Range<usize>,
-}
-
-impl Deref for HostRange<'_> {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        self.bytes
-    }
-}
-
-impl DerefMut for HostRange<'_> {
-    fn deref_mut(&mut self) -> &mut [u8] {
-        self.bytes
-    }
-}
-
-impl Drop for HostRange<'_> {
-    fn drop(&mut self) {
-        let mut access = self.buffer.access();
-        if let Some(i) = access.writers.iter().position(|w| *w == self.range) {
-            access.writers.swap_remove(i);
-        }
-        drop(access);
-        self.buffer.inner.changed.notify_all();
+        write!(f, "HostBufferGuard({:?} of {} bytes)", self.range, self.buffer.len())
     }
 }
 
