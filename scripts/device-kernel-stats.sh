@@ -6,12 +6,7 @@
 # .gl the Vulkan loader. Usage (repository root, device machine): bash
 # scripts/device-kernel-stats.sh; one log on stdout.
 set -uo pipefail
-REPO=$PWD
-for f in .gl/*.deb; do dpkg -x "$f" / >/dev/null; done
-ldconfig
-mkdir -p /tmp/r && cd /tmp/r || exit 1
-xz -dc "$REPO/.devpack/bins.tar.xz" | tar xf -
-export DSR_REQUIRE_GPU=1 XDG_RUNTIME_DIR=/tmp
+source scripts/device-env-packed.sh
 nvidia-smi -L
 for v in base AB; do
     echo "== kernel_stats_$v"

@@ -9,13 +9,7 @@
 # gpu_decode_* (the bench); .devrun/corpus is a copy of shared/corpus; .gl the Vulkan loader.
 # Usage (repository root, device machine): bash scripts/device-kernel-v9.sh; one log on stdout.
 set -uo pipefail
-REPO=$PWD
-for f in .gl/*.deb; do dpkg -x "$f" / >/dev/null; done
-ldconfig
-mkdir -p /tmp/r && cd /tmp/r || exit 1
-xz -dc "$REPO/.devpack/bins.tar.xz" | tar xf -
-ln -sfn "$REPO/.devrun/corpus" corpus
-export DSR_CORPUS=$PWD/corpus DSR_REQUIRE_GPU=1 XDG_RUNTIME_DIR=/tmp
+source scripts/device-env-packed.sh
 nvidia-smi -L
 for v in base C; do
     echo "== kernel_stats_$v"

@@ -8,14 +8,8 @@
 # io_read_AB, end_to_end_AB; .devrun/corpus is a copy of shared/corpus; .gl the Vulkan loader.
 # Usage (repository root, device machine): bash scripts/device-kernel-waves.sh; logs in $OUT.
 set -uo pipefail
-REPO=$PWD
 OUT=${OUT:-/tmp}
-for f in .gl/*.deb; do dpkg -x "$f" / >/dev/null; done
-ldconfig
-mkdir -p /tmp/r && cd /tmp/r || exit 1
-xz -dc "$REPO/.devpack/bins.tar.xz" | tar xf -
-ln -sfn "$REPO/.devrun/corpus" corpus
-export DSR_CORPUS=$PWD/corpus DSR_REQUIRE_GPU=1 XDG_RUNTIME_DIR=/tmp
+source scripts/device-env-packed.sh
 nvidia-smi -L
 ./dsr_AB info 2>&1 | grep -E "auto picks|subgroup size" | head -3
 for v in AB A B; do
