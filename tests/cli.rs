@@ -288,6 +288,34 @@ fn vulkan_backend_decodes_every_corpus_stream_to_its_manifest_hash() {
     }
 }
 
+/// Regression (eighth session): llvmpipe with `LP_NATIVE_VECTOR_WIDTH=1024` reports subgroups
+/// of 32 but runs subgroups of 16 (Mesa 22.3.6 and 25.0.7), so the host picked the subgroup
+/// kernel, which decoded garbage and reported it as corrupt input ("invalid code-length code"
+/// on every corpus stream). The kernel now counts its subgroup's invocations and reports the
+/// mismatch, which the host turns into its typed error. Only llvmpipe has the setting: on any
+/// other device the test says so and stops.
+#[test]
+fn subgroup_kernel_on_a_subgroup_smaller_than_reported_fails_with_the_subgroup_error() {
+    let wide = [("LP_NATIVE_VECTOR_WIDTH", "1024"), ("XDG_RUNTIME_DIR", "/tmp")];
+    let info = String::from_utf8_lossy(&dsr_env(&["info"], &wide).stdout).into_owned();
+    let first_device = info.lines().skip_while(|l| !l.starts_with("Vulkan devices")).nth(1).unwrap_or("");
+    if !first_device.contains("llvmpipe") || !info.contains("subgroup size 32,") {
+        eprintln!(
+            "NOTICE: wide-subgroup regression skipped: the Vulkan device is not llvmpipe in 1024-bit mode"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let gdf = corpus_dir().join("gdeflate").join("oa_mc-oa.shader.lvl12.gdf");
+    let out = dir.path().join("o");
+    let o = dsr_env(&["decompress", "--backend", "vulkan", s(&gdf), "-o", s(&out)], &wide);
+    let lines = stderr_lines(&o);
+    assert_eq!(o.status.code(), Some(1), "{lines:?}");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("subgroup size other than 32"), "{}", lines[0]);
+    assert!(!out.exists(), "a failed decompress created its output");
+}
+
 #[test]
 fn corrupt_input_on_vulkan_fails_with_the_cpu_line_and_leaves_no_output() {
     let dir = tempfile::tempdir().unwrap();

@@ -1189,7 +1189,11 @@ fn gdeflate_decode(
 ) {
 //#if subgroup
     lane = subgroup_lane;
-    let lanes_fit = subgroup_size == LANES;
+    // The subgroup must really be the 32 invocations: llvmpipe with LP_NATIVE_VECTOR_WIDTH=1024
+    // reports a subgroup size of 32 but runs subgroups of 16 (Mesa 22.3 and 25.0), which the
+    // count catches (docs/perf-notes.md, "lavapipe's wide mode"); so does lane numbering that
+    // differs from the workgroup's. The same answer in every lane.
+    let lanes_fit = subgroup_size == LANES && subgroupAdd(select(0u, 1u, subgroup_lane == local)) == LANES;
 //#else
     lane = local;
     let lanes_fit = true;
