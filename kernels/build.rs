@@ -112,10 +112,16 @@ fn run(shader_dir: &Path, out_dir: &Path) -> Result<(), String> {
             .and_then(|source| match path.extension() {
                 #[cfg(all(feature = "glsl", not(test)))]
                 Some(ext) if ext == glsl::EXTENSION => glsl::compile_kernel(&shown, &source).map(|k| vec![k]),
-                _ => variants(&shown, &source)?
-                    .into_iter()
-                    .map(|(variant, text)| compile_variant(&shown, &text, variant))
-                    .collect(),
+                _ => {
+                    let mut all = Vec::new();
+                    for (variant, text) in variants(&shown, &source)? {
+                        let kernel = compile_variant(&shown, &text, variant)?;
+                        let bytes = byte_kernel(&shown, &kernel)?;
+                        all.push(kernel);
+                        all.extend(bytes);
+                    }
+                    Ok(all)
+                }
             });
         for kernel in compiled.unwrap_or_else(|e| {
             errors.push(e);
@@ -218,6 +224,9 @@ pub struct CompiledKernel {
     pub preprocessed: Option<String>,
     /// `KernelInfo::subgroup_size`: 0, or the subgroup size a subgroup variant needs.
     pub subgroup_size: u32,
+    /// `KernelInfo::storage_8bit`: a byte-store kernel (see [`byte_kernel`]), which needs
+    /// `storageBuffer8BitAccess` and has no WGSL of its own.
+    pub storage_8bit: bool,
 }
 
 /// One kernel made from a source file: its variant suffix (`None` for the base kernel) and its
@@ -412,6 +421,7 @@ fn compile_with(
         variant,
         preprocessed: source_is_preprocessed(path, source),
         subgroup_size: if subgroup { SUBGROUP_VARIANT_SIZE } else { 0 },
+        storage_8bit: false,
     })
 }
 
@@ -449,6 +459,318 @@ pub fn workgroup_scoped_barriers(mut words: Vec<u32>) -> Result<Vec<u32>, String
         at += count;
     }
     Ok(words)
+}
+
+/// Name suffix of a byte-store kernel (see [`byte_kernel`]).
+pub const BYTES_VARIANT: &str = "bytes";
+/// The storage buffer a byte-store kernel writes with 8-bit stores.
+pub const BYTES_BUFFER: &str = "dst";
+/// The functions whose bodies [`byte_stores`] replaces. This one, `(a: u32, value: u32)`,
+/// stores byte `value & 0xff` at byte address `a` of [`BYTES_BUFFER`].
+pub const BYTES_STORE_FN: &str = "dst_byte_store";
+/// `(a: u32) -> u32`: loads the byte at byte address `a` of [`BYTES_BUFFER`].
+pub const BYTES_LOAD_FN: &str = "dst_byte_load";
+/// `()`: zeroes the destination so that bytes can be OR-ed in, which byte stores do not need.
+pub const BYTES_ZERO_FN: &str = "clear_destination";
+
+/// The byte-store kernel of `kernel`, for a kernel that defines [`BYTES_STORE_FN`] (else
+/// `None`): same bindings, workgroup and subgroup size, named `<name>_bytes`, whose SPIR-V is
+/// [`byte_stores`] of the kernel's.
+///
+/// Why: WGSL has no 8-bit type, so a kernel that writes single bytes of a buffer must OR them
+/// into 32-bit words with atomics, after zeroing those words, and read them back with atomic
+/// loads. On NVIDIA global atomics are performed in L2 and the output is written twice (zeroes,
+/// then bytes). Vulkan's `storageBuffer8BitAccess` (core 1.2, on NVIDIA, AMD, Intel and
+/// lavapipe) gives plain byte stores and loads, which are what the Khronos and nvCOMP decoders
+/// use. The WGSL stays the one source: the atomic kernel is what wgpu runs and what a device
+/// without 8-bit storage gets; the byte-store kernel differs only in those three function bodies.
+pub fn byte_kernel(path: &str, kernel: &CompiledKernel) -> Result<Option<CompiledKernel>, String> {
+    let Some(spirv) =
+        byte_stores(&kernel.spirv).map_err(|e| format!("{path}: error: byte-store kernel: {e}"))?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(CompiledKernel {
+        name: format!("{}_{BYTES_VARIANT}", kernel.name),
+        entry_point: kernel.entry_point.clone(),
+        workgroup_size: kernel.workgroup_size,
+        bindings: kernel.bindings.clone(),
+        structs: kernel.structs.clone(),
+        spirv,
+        constants: Vec::new(),
+        variant: kernel.variant,
+        preprocessed: None,
+        subgroup_size: kernel.subgroup_size,
+        storage_8bit: true,
+    }))
+}
+
+/// Rewrites a naga SPIR-V module so that [`BYTES_BUFFER`] is written and read with 8-bit
+/// stores and loads: `None` when the module has no [`BYTES_STORE_FN`].
+///
+/// Adds `StorageBuffer8BitAccess` (and `SPV_KHR_8bit_storage`, the module being SPIR-V 1.3), a
+/// second variable on the buffer's descriptor set and binding typed as a runtime array of
+/// bytes (aliasing a descriptor with a compatible type is valid Vulkan), and replaces the
+/// bodies of [`BYTES_STORE_FN`] (an `OpAccessChain` to the byte, `OpUConvert`, `OpStore`),
+/// [`BYTES_LOAD_FN`] (`OpLoad`, `OpUConvert`) and [`BYTES_ZERO_FN`] (nothing). Then checks
+/// that no function reaches the word-typed variable's memory any more (only `OpArrayLength`
+/// may name it), so the two never alias in use. Errors on anything unexpected: a missing
+/// function, a signature other than `(u32, u32)`, `(u32) -> u32` and `()`, a buffer without
+/// its binding.
+pub fn byte_stores(words: &[u32]) -> Result<Option<Vec<u32>>, String> {
+    const OP_EXTENSION: u32 = 10;
+    const OP_CAPABILITY: u32 = 17;
+    const OP_NAME: u32 = 5;
+    const OP_MEMBER_NAME: u32 = 6;
+    const OP_TYPE_INT: u32 = 21;
+    const OP_TYPE_RUNTIME_ARRAY: u32 = 29;
+    const OP_TYPE_STRUCT: u32 = 30;
+    const OP_TYPE_POINTER: u32 = 32;
+    const OP_CONSTANT: u32 = 43;
+    const OP_FUNCTION: u32 = 54;
+    const OP_FUNCTION_PARAMETER: u32 = 55;
+    const OP_FUNCTION_END: u32 = 56;
+    const OP_VARIABLE: u32 = 59;
+    const OP_LOAD: u32 = 61;
+    const OP_STORE: u32 = 62;
+    const OP_FUNCTION_CALL: u32 = 57;
+    const OP_ACCESS_CHAIN: u32 = 65;
+    const OP_IN_BOUNDS_ACCESS_CHAIN: u32 = 66;
+    const OP_PTR_ACCESS_CHAIN: u32 = 67;
+    const OP_DECORATE: u32 = 71;
+    const OP_MEMBER_DECORATE: u32 = 72;
+    const OP_COPY_OBJECT: u32 = 83;
+    const OP_UCONVERT: u32 = 113;
+    const OP_ATOMIC_STORE: u32 = 228;
+    const OP_LABEL: u32 = 248;
+    const OP_RETURN: u32 = 253;
+    const OP_RETURN_VALUE: u32 = 254;
+    const CAPABILITY_STORAGE_BUFFER_8BIT_ACCESS: u32 = 4448;
+    const STORAGE_CLASS_STORAGE_BUFFER: u32 = 12;
+    const DECORATION_BLOCK: u32 = 2;
+    const DECORATION_ARRAY_STRIDE: u32 = 6;
+    const DECORATION_BINDING: u32 = 33;
+    const DECORATION_DESCRIPTOR_SET: u32 = 34;
+    const DECORATION_OFFSET: u32 = 35;
+
+    fn inst(opcode: u32, operands: &[u32]) -> Vec<u32> {
+        let mut v = vec![((operands.len() as u32 + 1) << 16) | opcode];
+        v.extend_from_slice(operands);
+        v
+    }
+    fn string_words(s: &str) -> Vec<u32> {
+        let mut bytes = s.as_bytes().to_vec();
+        bytes.resize(bytes.len() / 4 * 4 + 4, 0);
+        bytes.chunks(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    }
+    fn literal_string(w: &[u32]) -> String {
+        let bytes: Vec<u8> = w.iter().flat_map(|x| x.to_le_bytes()).take_while(|&b| b != 0).collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    if words.len() < 5 {
+        return Err("module shorter than its header".into());
+    }
+    // Instructions as (start, word count, opcode).
+    let mut insts = Vec::new();
+    let mut at = 5;
+    while at < words.len() {
+        let count = (words[at] >> 16) as usize;
+        if count == 0 || at + count > words.len() {
+            return Err(format!("instruction at word {at} has a bad word count {count}"));
+        }
+        insts.push((at, count, words[at] & 0xffff));
+        at += count;
+    }
+    let operands = |i: usize| &words[insts[i].0 + 1..insts[i].0 + insts[i].1];
+    let named = |name: &str| {
+        insts.iter().enumerate().find_map(|(i, &(_, _, op))| {
+            (op == OP_NAME && literal_string(&operands(i)[1..]) == name).then(|| operands(i)[0])
+        })
+    };
+    let Some(store_fn) = named(BYTES_STORE_FN) else { return Ok(None) };
+    let missing = |what: &str| format!("the module has no `{what}`");
+    let load_fn = named(BYTES_LOAD_FN).ok_or_else(|| missing(BYTES_LOAD_FN))?;
+    let zero_fn = named(BYTES_ZERO_FN).ok_or_else(|| missing(BYTES_ZERO_FN))?;
+    let buffer = named(BYTES_BUFFER).ok_or_else(|| missing(BYTES_BUFFER))?;
+    let decoration = |which: u32| {
+        insts.iter().enumerate().find_map(|(i, &(_, _, op))| {
+            let o = operands(i);
+            (op == OP_DECORATE && o.len() == 3 && o[0] == buffer && o[1] == which).then(|| o[2])
+        })
+    };
+    let set = decoration(DECORATION_DESCRIPTOR_SET).ok_or_else(|| missing("DescriptorSet of the buffer"))?;
+    let binding = decoration(DECORATION_BINDING).ok_or_else(|| missing("Binding of the buffer"))?;
+    let uint = insts
+        .iter()
+        .enumerate()
+        .find_map(|(i, &(_, _, op))| {
+            (op == OP_TYPE_INT && operands(i)[1..] == [32, 0]).then(|| operands(i)[0])
+        })
+        .ok_or_else(|| missing("OpTypeInt 32 0"))?;
+
+    let mut bound = words[3];
+    let mut fresh = || {
+        bound += 1;
+        bound - 1
+    };
+    let (u8_type, array, block, block_ptr, byte_ptr, zero, var) =
+        (fresh(), fresh(), fresh(), fresh(), fresh(), fresh(), fresh());
+
+    // Replacement bodies, by function id: (expected parameter count, body after the parameters).
+    let store_body = |params: &[u32], fresh: &mut dyn FnMut() -> u32| {
+        let (label, ptr, byte) = (fresh(), fresh(), fresh());
+        [
+            inst(OP_LABEL, &[label]),
+            inst(OP_ACCESS_CHAIN, &[byte_ptr, ptr, var, zero, params[0]]),
+            inst(OP_UCONVERT, &[u8_type, byte, params[1]]),
+            inst(OP_STORE, &[ptr, byte]),
+            inst(OP_RETURN, &[]),
+        ]
+        .concat()
+    };
+    let load_body = |params: &[u32], fresh: &mut dyn FnMut() -> u32| {
+        let (label, ptr, byte, value) = (fresh(), fresh(), fresh(), fresh());
+        [
+            inst(OP_LABEL, &[label]),
+            inst(OP_ACCESS_CHAIN, &[byte_ptr, ptr, var, zero, params[0]]),
+            inst(OP_LOAD, &[u8_type, byte, ptr]),
+            inst(OP_UCONVERT, &[uint, value, byte]),
+            inst(OP_RETURN_VALUE, &[value]),
+        ]
+        .concat()
+    };
+
+    let last_of = |ops: &[u32]| insts.iter().rposition(|&(_, _, op)| ops.contains(&op));
+    let last_capability = last_of(&[OP_CAPABILITY]).ok_or_else(|| missing("OpCapability"))?;
+    let last_decoration = last_of(&[OP_DECORATE, OP_MEMBER_DECORATE]).ok_or_else(|| missing("OpDecorate"))?;
+    let first_function =
+        insts.iter().position(|&(_, _, op)| op == OP_FUNCTION).ok_or_else(|| missing("OpFunction"))?;
+    let replaced_fns = [store_fn, load_fn, zero_fn];
+    // Instructions of the bodies that are replaced (after their parameters).
+    let mut in_old_body = vec![false; insts.len()];
+    let mut inside = false;
+    for (j, &(_, _, op)) in insts.iter().enumerate() {
+        if op == OP_FUNCTION {
+            inside = replaced_fns.contains(&operands(j)[1]);
+        } else if op == OP_FUNCTION_END {
+            inside = false;
+        } else if inside && op != OP_FUNCTION_PARAMETER {
+            in_old_body[j] = true;
+        }
+    }
+    // Ids only those bodies define (their locals, e.g. `clear_destination`'s `w`): names and
+    // decorations of them must go too. A result id is operand 0 or 1 of its instruction; an id
+    // defined elsewhere appears there in some instruction that stays.
+    let debug_or_annotation =
+        |op: u32| matches!(op, OP_NAME | OP_MEMBER_NAME | OP_DECORATE | OP_MEMBER_DECORATE);
+    let head = |j: usize| operands(j).iter().take(2).copied().collect::<Vec<u32>>();
+    let kept: std::collections::HashSet<u32> = (0..insts.len())
+        .filter(|&j| !in_old_body[j] && !debug_or_annotation(insts[j].2))
+        .flat_map(head)
+        .collect();
+    let orphans: std::collections::HashSet<u32> =
+        (0..insts.len()).filter(|&j| in_old_body[j]).flat_map(head).filter(|id| !kept.contains(id)).collect();
+
+    let mut out = words[..5].to_vec();
+    let mut replaced = Vec::new();
+    let mut derived = vec![buffer];
+    let mut i = 0;
+    while i < insts.len() {
+        let (start, count, op) = insts[i];
+        if i == first_function {
+            out.extend(inst(OP_TYPE_INT, &[u8_type, 8, 0]));
+            out.extend(inst(OP_TYPE_RUNTIME_ARRAY, &[array, u8_type]));
+            out.extend(inst(OP_TYPE_STRUCT, &[block, array]));
+            out.extend(inst(OP_TYPE_POINTER, &[block_ptr, STORAGE_CLASS_STORAGE_BUFFER, block]));
+            out.extend(inst(OP_TYPE_POINTER, &[byte_ptr, STORAGE_CLASS_STORAGE_BUFFER, u8_type]));
+            out.extend(inst(OP_CONSTANT, &[uint, zero, 0]));
+            out.extend(inst(OP_VARIABLE, &[block_ptr, var, STORAGE_CLASS_STORAGE_BUFFER]));
+        }
+        let function = (op == OP_FUNCTION).then(|| operands(i)[1]);
+        if debug_or_annotation(op) && operands(i).first().is_some_and(|id| orphans.contains(id)) {
+            i += 1;
+            continue;
+        }
+        if let Some(id) = function.filter(|id| replaced_fns.contains(id)) {
+            let (name, arity) = match id {
+                _ if id == store_fn => (BYTES_STORE_FN, 2),
+                _ if id == load_fn => (BYTES_LOAD_FN, 1),
+                _ => (BYTES_ZERO_FN, 0),
+            };
+            let end = (i..insts.len())
+                .find(|&j| insts[j].2 == OP_FUNCTION_END)
+                .ok_or_else(|| format!("`{name}` has no OpFunctionEnd"))?;
+            // OpFunctionParameter: (type, id).
+            let typed: Vec<(u32, u32)> = (i + 1..end)
+                .take_while(|&j| insts[j].2 == OP_FUNCTION_PARAMETER)
+                .map(|j| (operands(j)[0], operands(j)[1]))
+                .collect();
+            let params: Vec<u32> = typed.iter().map(|p| p.1).collect();
+            let returns = operands(i)[0];
+            let signature_ok = typed.len() == arity
+                && typed.iter().all(|p| p.0 == uint)
+                && (id != load_fn || returns == uint);
+            if !signature_ok {
+                return Err(format!("`{name}` does not have the expected signature"));
+            }
+            out.extend_from_slice(&words[start..insts[i + params.len()].0 + insts[i + params.len()].1]);
+            let body = match id {
+                _ if id == store_fn => store_body(&params, &mut fresh),
+                _ if id == load_fn => load_body(&params, &mut fresh),
+                _ => [inst(OP_LABEL, &[fresh()]), inst(OP_RETURN, &[])].concat(),
+            };
+            out.extend(body);
+            out.extend(inst(OP_FUNCTION_END, &[]));
+            replaced.push(name);
+            i = end + 1;
+            continue;
+        }
+        if i > first_function {
+            // Pointers into the word-typed buffer (naga hoists an unused `OpAccessChain` to its
+            // array into every function that calls one of the three), and any memory access
+            // through one outside the replaced bodies.
+            let o = operands(i);
+            let from = |k: usize| o.get(k).is_some_and(|id| derived.contains(id));
+            let reaches = match op {
+                OP_ACCESS_CHAIN | OP_IN_BOUNDS_ACCESS_CHAIN | OP_PTR_ACCESS_CHAIN | OP_COPY_OBJECT => {
+                    if from(2) {
+                        derived.push(o[1]);
+                    }
+                    false
+                }
+                OP_LOAD => from(2),
+                OP_STORE | OP_ATOMIC_STORE => from(0),
+                OP_FUNCTION_CALL => (3..o.len()).any(from),
+                227..=242 => from(2),
+                _ => false,
+            };
+            if reaches {
+                return Err(format!(
+                    "instruction {op} at word {start} reaches `{BYTES_BUFFER}` outside `{BYTES_STORE_FN}`, \
+                     `{BYTES_LOAD_FN}` and `{BYTES_ZERO_FN}`"
+                ));
+            }
+        }
+        out.extend_from_slice(&words[start..start + count]);
+        if i == last_capability {
+            out.extend(inst(OP_CAPABILITY, &[CAPABILITY_STORAGE_BUFFER_8BIT_ACCESS]));
+            out.extend(inst(OP_EXTENSION, &string_words("SPV_KHR_8bit_storage")));
+        }
+        if i == last_decoration {
+            out.extend(inst(OP_DECORATE, &[array, DECORATION_ARRAY_STRIDE, 1]));
+            out.extend(inst(OP_DECORATE, &[block, DECORATION_BLOCK]));
+            out.extend(inst(OP_MEMBER_DECORATE, &[block, 0, DECORATION_OFFSET, 0]));
+            out.extend(inst(OP_DECORATE, &[var, DECORATION_DESCRIPTOR_SET, set]));
+            out.extend(inst(OP_DECORATE, &[var, DECORATION_BINDING, binding]));
+        }
+        i += 1;
+    }
+    if replaced.len() != 3 {
+        return Err(format!("replaced {replaced:?}, expected the three functions"));
+    }
+    out[3] = bound;
+    Ok(Some(out))
 }
 
 /// The kernel name of the shader at `path`: its file stem, which must be a lower_snake_case
@@ -629,7 +951,14 @@ pub fn generate(kernels: &[(PathBuf, CompiledKernel)], structs: &BTreeMap<String
              {x}×{y}×{z}.\n///\n",
             k.name, k.entry_point
         ));
-        if let Some(v) = k.variant {
+        if k.storage_8bit {
+            w(format_args!(
+                "/// The byte-store kernel of `{}` (`build.rs`, `byte_kernel`): its SPIR-V writes and \
+                 reads `{BYTES_BUFFER}` with 8-bit stores and loads (needs `storageBuffer8BitAccess`); \
+                 no WGSL of its own.\n///\n",
+                k.name.strip_suffix(&format!("_{BYTES_VARIANT}")).unwrap_or(&k.name)
+            ));
+        } else if let Some(v) = k.variant {
             w(format_args!(
                 "/// The `{v}` variant of the source's `//#if {v}` sections (preprocessed text in \
                  `$OUT_DIR/{}.wgsl`); subgroup size {}.\n///\n",
@@ -665,14 +994,19 @@ pub fn generate(kernels: &[(PathBuf, CompiledKernel)], structs: &BTreeMap<String
                 b.group, b.binding, b.kind, b.min_size
             ));
         }
-        let wgsl = if k.preprocessed.is_some() {
+        let wgsl = if k.storage_8bit {
+            "\"\"".into()
+        } else if k.preprocessed.is_some() {
             format!("include_str!(concat!(env!(\"OUT_DIR\"), \"/{}.wgsl\"))", k.name)
         } else if is_wgsl {
             format!("include_str!({:?})", path.display().to_string())
         } else {
             "\"\"".into()
         };
-        w(format_args!("    ],\n    subgroup_size: {},\n    wgsl: {wgsl},\n    spirv: &[", k.subgroup_size));
+        w(format_args!(
+            "    ],\n    subgroup_size: {},\n    storage_8bit: {},\n    wgsl: {wgsl},\n    spirv: &[",
+            k.subgroup_size, k.storage_8bit
+        ));
         for (i, word) in k.spirv.iter().enumerate() {
             let sep = if i % 8 == 0 { "\n        " } else { " " };
             w(format_args!("{sep}{word:#010x},"));

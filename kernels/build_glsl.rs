@@ -160,6 +160,7 @@ pub fn compile_kernel(path: &str, source: &str) -> Result<CompiledKernel, String
         variant: None,
         preprocessed: None,
         subgroup_size: 0,
+        storage_8bit: false,
     })
 }
 

@@ -1,5 +1,6 @@
-//! GPU GDeflate decode (the `gdeflate_decode` kernel through the ash core) checked against the
-//! CPU reference decoder: every corpus stream, thousands of generated pages (our encoder at
+//! GPU GDeflate decode (every decode kernel the device runs, through the ash core: atomic and
+//! byte-store, workgroup and subgroup variants; or the one `DSR_DECODE_KERNEL` names) checked
+//! against the CPU reference decoder: every corpus stream, thousands of generated pages (our encoder at
 //! every level and Microsoft's reference encoder), thousands of corrupted pages (the GPU must
 //! report the CPU's error kind *and* byte offset), and proptest-generated garbage. Every page's
 //! destination sits between guard bands that must survive untouched.
@@ -31,20 +32,43 @@ fn context(test: &str) -> Option<&'static VulkanContext> {
     ctx.as_ref()
 }
 
-/// Decodes `pages` in one dispatch, between guard bands ([`pages::decode_pages_guarded`]).
-fn gpu_decode_pages(ctx: &VulkanContext, pages: &[Page]) -> Vec<Outcome> {
+/// The decode kernels under test: the one `$DSR_DECODE_KERNEL` names, or else every decode
+/// kernel the device runs (the atomic and the byte-store kernels, and the subgroup variants
+/// where the device runs them; not the driver's method, which reports no errors).
+fn kernels(ctx: &VulkanContext) -> Vec<&'static str> {
+    if std::env::var_os(ds_runtime::vulkan::DECODE_KERNEL_ENV).is_some() {
+        return vec![ctx.decode_kernel().expect("DSR_DECODE_KERNEL")];
+    }
+    let all: Vec<_> =
+        ctx.decode_kernels().into_iter().filter(|k| *k != ds_runtime::vulkan::DRIVER_DECODE).collect();
+    assert!(all.contains(&ds_runtime::vulkan::dsr_kernels::GDEFLATE_DECODE.name), "{all:?}");
+    all
+}
+
+/// Decodes `pages` with `kernel` in one dispatch, between guard bands
+/// ([`pages::decode_pages_guarded`]).
+fn gpu_decode_pages(ctx: &VulkanContext, kernel: &str, pages: &[Page]) -> Vec<Outcome> {
     pages::decode_pages_guarded(pages, |jobs, dst_init| {
         let job = ctx.prepare_decode(jobs, dst_init).expect("prepare_decode");
-        let value = ctx.submit_decode(&job).expect("submit_decode");
+        let value = ctx.submit_decode_with(&job, kernel).expect("submit_decode_with");
         ctx.wait(value, Duration::MAX).expect("wait");
         ctx.decode_results(&job).expect("decode_results")
     })
 }
 
-/// Decodes `pages` on both sides; panics naming every page whose outcomes differ. Returns the
-/// CPU outcomes' error kinds by name, to show what the inputs exercised.
+/// Decodes `pages` with every kernel under test and on the CPU; panics naming every page
+/// whose outcomes differ (and the kernel). Returns the CPU outcomes' error kinds by name, to
+/// show what the inputs exercised.
 fn assert_gpu_matches_cpu(test: &str, ctx: &VulkanContext, pages: &[Page]) -> BTreeMap<String, usize> {
-    pages::assert_matches_cpu(test, pages, &gpu_decode_pages(ctx, pages))
+    let mut kinds = BTreeMap::new();
+    for kernel in kernels(ctx) {
+        kinds = pages::assert_matches_cpu(
+            &format!("{test} ({kernel})"),
+            pages,
+            &gpu_decode_pages(ctx, kernel, pages),
+        );
+    }
+    kinds
 }
 
 #[test]
@@ -53,6 +77,13 @@ fn every_corpus_stream_decodes_on_the_gpu_to_the_manifest_bytes() {
     for (name, stream, sha) in common::corpus_streams() {
         let out = ctx.gdeflate_decompress(&stream).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(common::sha256_hex(&out), sha, "{name}");
+        // And every page of it with every kernel under test, against the CPU.
+        let ts = dsr_gdeflate::TileStream::parse(&stream).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let pages: Vec<(Vec<u8>, usize)> =
+            (0..ts.num_tiles()).map(|i| (ts.tile(i).to_vec(), ts.tile_uncompressed_size(i))).collect();
+        if !pages.is_empty() {
+            assert_gpu_matches_cpu(&name, ctx, &pages);
+        }
     }
 }
 
@@ -88,9 +119,11 @@ fn crafted_hostile_pages_fail_on_the_gpu_exactly_as_on_the_cpu() {
     let Some(ctx) = context("crafted") else { return };
     let crafted = dsr_gdeflate::crafted::crafted_pages();
     let pages: Vec<(Vec<u8>, usize)> = crafted.iter().map(|c| (c.page.clone(), c.size)).collect();
-    let gpu = gpu_decode_pages(ctx, &pages);
-    for (c, g) in crafted.iter().zip(gpu) {
-        assert_eq!(g.map_err(|(kind, _)| kind), c.expected, "{}", c.name);
+    for kernel in kernels(ctx) {
+        let gpu = gpu_decode_pages(ctx, kernel, &pages);
+        for (c, g) in crafted.iter().zip(gpu) {
+            assert_eq!(g.map_err(|(kind, _)| kind), c.expected, "{} ({kernel})", c.name);
+        }
     }
     assert_gpu_matches_cpu("crafted", ctx, &pages);
 }

@@ -462,19 +462,30 @@ fn spend_round() -> bool {
 
 // ---- output ----------------------------------------------------------------------------------
 
+/// The only functions that touch `dst`'s memory (with `clear_destination`). kernels/build.rs
+/// makes the `_bytes` kernels from this one by replacing their bodies in the SPIR-V with 8-bit
+/// stores and loads, and `clear_destination`'s with nothing (`byte_kernel`): WGSL has no byte
+/// type, so here each byte is OR-ed into a zeroed word and read back by an atomic load.
+fn dst_byte_store(a: u32, value: u32) {
+    atomicOr(&dst[a >> 2u], (value & 0xffu) << ((a & 3u) * 8u));
+}
+
+fn dst_byte_load(a: u32) -> u32 {
+    return (atomicLoad(&dst[a >> 2u]) >> ((a & 3u) * 8u)) & 0xffu;
+}
+
 fn write_byte(p: u32, value: u32) {
     if p < capacity {
-        let a = dst_base + p;
-        atomicOr(&dst[a >> 2u], (value & 0xffu) << ((a & 3u) * 8u));
+        dst_byte_store(dst_base + p, value);
     }
 }
 
 fn read_byte(p: u32) -> u32 {
-    let a = dst_base + min(p, capacity - 1u);
-    return (atomicLoad(&dst[a >> 2u]) >> ((a & 3u) * 8u)) & 0xffu;
+    return dst_byte_load(dst_base + min(p, capacity - 1u));
 }
 
-/// Zeroes the tile's destination bytes (and only those), so that bytes can be OR-ed in.
+/// Zeroes the tile's destination bytes (and only those), so that bytes can be OR-ed in (the
+/// `_bytes` kernels have an empty body instead: see `dst_byte_store`).
 fn clear_destination() {
     if capacity == 0u {
         return;

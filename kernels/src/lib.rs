@@ -54,8 +54,13 @@ pub struct KernelInfo {
     /// create and pick it only then, and fall back to the base kernel (same name without the
     /// `_subgroup` suffix) otherwise.
     pub subgroup_size: u32,
-    /// The WGSL source, for wgpu. Empty for a GLSL kernel (feature `glsl`, module `glsl`),
-    /// which has only SPIR-V.
+    /// A byte-store kernel (`<base>_bytes`, made by `build.rs` from the base kernel's SPIR-V):
+    /// it writes and reads its `dst` buffer with 8-bit stores and loads, so the Vulkan device
+    /// must have `storageBuffer8BitAccess` enabled; it has no WGSL (`wgsl` is empty), and
+    /// hosts without that feature (wgpu among them) use the base kernel.
+    pub storage_8bit: bool,
+    /// The WGSL source, for wgpu. Empty for a GLSL kernel (feature `glsl`, module `glsl`) and
+    /// for a byte-store kernel, which have only SPIR-V.
     pub wgsl: &'static str,
     /// SPIR-V words (little-endian when written to a file), for Vulkan.
     pub spirv: &'static [u32],

@@ -137,3 +137,53 @@ fn variants_keep_line_numbers_and_pick_their_sections() {
     // No directive: one kernel, the file itself.
     assert_eq!(variants("k.wgsl", "a\n").unwrap(), vec![(None, None)]);
 }
+
+/// A small kernel with the three byte-access functions of the byte-store pass
+/// (`build.rs`, `byte_stores`); `extra` goes into the entry point.
+fn byte_kernel_source(extra: &str) -> String {
+    format!(
+        "@group(0) @binding(0) var<storage, read_write> dst: array<atomic<u32>>;
+fn dst_byte_store(a: u32, value: u32) {{ atomicOr(&dst[a >> 2u], (value & 0xffu) << ((a & 3u) * 8u)); }}
+fn dst_byte_load(a: u32) -> u32 {{ return (atomicLoad(&dst[a >> 2u]) >> ((a & 3u) * 8u)) & 0xffu; }}
+fn clear_destination() {{ atomicStore(&dst[0], 0u); }}
+@compute @workgroup_size(32)
+fn main(@builtin(local_invocation_index) i: u32) {{
+    clear_destination();
+    dst_byte_store(i + 1u, dst_byte_load(i));
+    {extra}
+}}
+"
+    )
+}
+
+#[test]
+fn byte_store_pass_leaves_kernels_without_the_byte_functions_alone() {
+    let k = compile_kernel(PATH, copy_source()).expect("copy.wgsl compiles");
+    assert!(build_script::byte_kernel(PATH, &k).expect("no error").is_none());
+}
+
+#[test]
+fn byte_store_pass_makes_a_byte_kernel_of_one_that_uses_dst_only_through_them() {
+    let k = compile_kernel("shaders/bytes.wgsl", &byte_kernel_source("")).expect("compiles");
+    let b = build_script::byte_kernel("shaders/bytes.wgsl", &k).expect("no error").expect("a byte kernel");
+    assert_eq!((b.name.as_str(), b.storage_8bit), ("bytes_bytes", true));
+    assert_eq!(b.bindings, k.bindings);
+    assert_ne!(b.spirv, k.spirv);
+}
+
+#[test]
+fn byte_store_pass_refuses_a_kernel_that_reaches_dst_elsewhere() {
+    let source = byte_kernel_source("atomicAdd(&dst[i], 1u);");
+    let k = compile_kernel("shaders/bytes.wgsl", &source).expect("compiles");
+    let err = build_script::byte_kernel("shaders/bytes.wgsl", &k).expect_err("dst used outside");
+    assert!(err.starts_with("shaders/bytes.wgsl: error: byte-store kernel:"), "{err}");
+    assert!(err.contains("reaches `dst` outside"), "{err}");
+}
+
+#[test]
+fn byte_store_pass_refuses_a_kernel_missing_one_of_the_functions() {
+    let source = byte_kernel_source("").replace("dst_byte_load", "other_load");
+    let k = compile_kernel("shaders/bytes.wgsl", &source).expect("compiles");
+    let err = build_script::byte_kernel("shaders/bytes.wgsl", &k).expect_err("no load function");
+    assert!(err.contains("the module has no `dst_byte_load`"), "{err}");
+}

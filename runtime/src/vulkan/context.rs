@@ -397,8 +397,12 @@ impl VulkanContext {
 
         let mut pipelines = Vec::with_capacity(dsr_kernels::KERNELS.len());
         // Kernels the device cannot run (a subgroup variant on a device with another subgroup
-        // size) get no pipeline; their base kernel stands in (`decode_kernel`).
-        for kernel in dsr_kernels::KERNELS.iter().filter(|k| ctx.info.runs_kernel(k)) {
+        // size, a byte-store kernel without 8-bit storage enabled) get no pipeline; their base
+        // kernel stands in (`decode_kernel`).
+        let runs = |k: &&&dsr_kernels::KernelInfo| {
+            ctx.info.runs_kernel(k) && (!k.storage_8bit || ctx.features.storage_buffer_8bit_access)
+        };
+        for kernel in dsr_kernels::KERNELS.iter().filter(runs) {
             match KernelPipeline::new(device, ctx.pipeline_cache, kernel) {
                 Ok(p) => pipelines.push(p),
                 Err(e) => {

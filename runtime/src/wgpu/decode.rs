@@ -30,10 +30,12 @@ use std::time::Duration;
 /// subgroup size equal to the one the kernel needs (wgpu cannot request a subgroup size, so a
 /// device whose size varies, e.g. 32..64, or lavapipe's 8, gets the base kernel).
 pub fn runs_kernel(kernel: &KernelInfo, features: ::wgpu::Features, info: &::wgpu::AdapterInfo) -> bool {
-    kernel.subgroup_size == 0
-        || (features.contains(::wgpu::Features::SUBGROUP)
-            && info.subgroup_min_size == kernel.subgroup_size
-            && info.subgroup_max_size == kernel.subgroup_size)
+    // wgpu has no 8-bit storage feature to request: byte-store kernels are Vulkan-core only.
+    !kernel.storage_8bit
+        && (kernel.subgroup_size == 0
+            || (features.contains(::wgpu::Features::SUBGROUP)
+                && info.subgroup_min_size == kernel.subgroup_size
+                && info.subgroup_max_size == kernel.subgroup_size))
 }
 
 /// The decode kernels a device with `features` on the adapter `info` describes runs:
