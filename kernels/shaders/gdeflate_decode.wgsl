@@ -540,8 +540,13 @@ fn copy_byte(slot: u32, j: u32, total: u32) -> vec2<u32> {
     let k = j - copy_start[owner];
     let p = match_pos[slot * 32u + owner];
     let d = match_dist[slot * 32u + owner];
-    // k < n; the source byte precedes p (k mod d < d).
-    return vec2(p + k, p - d + select(k % d, k, k < d));
+    // k < n; the source byte precedes p (k mod d < d). The modulo only where k >= d (a
+    // self-overlapping match): `select` would compute it for every byte.
+    var ks = k;
+    if ks >= d {
+        ks = ks % d;
+    }
+    return vec2(p + k, p - d + ks);
 }
 
 /// Copies the matches of `group` (lanes of `slot` whose match reads no byte another match of
