@@ -91,8 +91,14 @@ fn runs(n: usize, seed: u64) -> Vec<u8> {
     out
 }
 
+/// `$DSR_CORPUS/raw`, else `../shared/corpus/raw` beside the repository, as every other corpus
+/// test reads it. (Regression: this one ignored `DSR_CORPUS`, so `.ci/run` from a clone that is
+/// not beside `shared/` failed here while the rest of the suite found the corpus.)
 fn corpus_dir() -> std::path::PathBuf {
-    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/raw"))
+    match std::env::var_os("DSR_CORPUS") {
+        Some(p) => std::path::PathBuf::from(p).join("raw"),
+        None => std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/raw")),
+    }
 }
 
 /// The corpus files (name, bytes), sorted by name. Panics if the corpus is missing, so
