@@ -443,22 +443,34 @@ fn source_is_preprocessed(path: &str, source: &str) -> Option<String> {
 /// existing id. Errors only on malformed SPIR-V.
 pub fn workgroup_scoped_barriers(mut words: Vec<u32>) -> Result<Vec<u32>, String> {
     const OP_CONTROL_BARRIER: u32 = 224;
-    let mut at = 5; // after the header
-    while at < words.len() {
-        let count = (words[at] >> 16) as usize;
-        let opcode = words[at] & 0xffff;
-        if count == 0 || at + count > words.len() {
-            return Err(format!("instruction at word {at} has a bad word count {count}"));
-        }
+    for (at, count, opcode) in instructions(&words)? {
         if opcode == OP_CONTROL_BARRIER {
             if count != 4 {
                 return Err(format!("OpControlBarrier at word {at} has {count} words, expected 4"));
             }
             words[at + 2] = words[at + 1];
         }
-        at += count;
     }
     Ok(words)
+}
+
+/// The instructions of a SPIR-V module after its 5-word header, as (first word, word count,
+/// opcode). Errors only on malformed SPIR-V (a short header, a word count of 0 or past the end).
+fn instructions(words: &[u32]) -> Result<Vec<(usize, usize, u32)>, String> {
+    if words.len() < 5 {
+        return Err("module shorter than its header".into());
+    }
+    let mut insts = Vec::new();
+    let mut at = 5;
+    while at < words.len() {
+        let count = (words[at] >> 16) as usize;
+        if count == 0 || at + count > words.len() {
+            return Err(format!("instruction at word {at} has a bad word count {count}"));
+        }
+        insts.push((at, count, words[at] & 0xffff));
+        at += count;
+    }
+    Ok(insts)
 }
 
 /// Name suffix of a byte-store kernel (see [`byte_kernel`]).
@@ -513,8 +525,9 @@ pub fn byte_kernel(path: &str, kernel: &CompiledKernel) -> Result<Option<Compile
 /// bytes (aliasing a descriptor with a compatible type is valid Vulkan), and replaces the
 /// bodies of [`BYTES_STORE_FN`] (an `OpAccessChain` to the byte, `OpUConvert`, `OpStore`),
 /// [`BYTES_LOAD_FN`] (`OpLoad`, `OpUConvert`) and [`BYTES_ZERO_FN`] (nothing). Then checks
-/// that no function reaches the word-typed variable's memory any more (only `OpArrayLength`
-/// may name it), so the two never alias in use. Errors on anything unexpected: a missing
+/// that no instruction reaches the word-typed variable's memory any more (no load, store,
+/// atomic or call through a pointer derived from it; `OpArrayLength` and naga's unused hoisted
+/// access chains remain), so the two never alias in use. Errors on anything unexpected: a missing
 /// function, a signature other than `(u32, u32)`, `(u32) -> u32` and `()`, a buffer without
 /// its binding.
 pub fn byte_stores(words: &[u32]) -> Result<Option<Vec<u32>>, String> {
@@ -568,20 +581,7 @@ pub fn byte_stores(words: &[u32]) -> Result<Option<Vec<u32>>, String> {
         String::from_utf8_lossy(&bytes).into_owned()
     }
 
-    if words.len() < 5 {
-        return Err("module shorter than its header".into());
-    }
-    // Instructions as (start, word count, opcode).
-    let mut insts = Vec::new();
-    let mut at = 5;
-    while at < words.len() {
-        let count = (words[at] >> 16) as usize;
-        if count == 0 || at + count > words.len() {
-            return Err(format!("instruction at word {at} has a bad word count {count}"));
-        }
-        insts.push((at, count, words[at] & 0xffff));
-        at += count;
-    }
+    let insts = instructions(words)?;
     let operands = |i: usize| &words[insts[i].0 + 1..insts[i].0 + insts[i].1];
     let named = |name: &str| {
         insts.iter().enumerate().find_map(|(i, &(_, _, op))| {
@@ -617,7 +617,7 @@ pub fn byte_stores(words: &[u32]) -> Result<Option<Vec<u32>>, String> {
     let (u8_type, array, block, block_ptr, byte_ptr, zero, var) =
         (fresh(), fresh(), fresh(), fresh(), fresh(), fresh(), fresh());
 
-    // Replacement bodies, by function id: (expected parameter count, body after the parameters).
+    // The replacement bodies (after the kept `OpFunctionParameter`s), given the parameter ids.
     let store_body = |params: &[u32], fresh: &mut dyn FnMut() -> u32| {
         let (label, ptr, byte) = (fresh(), fresh(), fresh());
         [
@@ -994,14 +994,13 @@ pub fn generate(kernels: &[(PathBuf, CompiledKernel)], structs: &BTreeMap<String
                 b.group, b.binding, b.kind, b.min_size
             ));
         }
-        let wgsl = if k.storage_8bit {
+        // Byte-store and GLSL kernels have no WGSL of their own.
+        let wgsl = if k.storage_8bit || !is_wgsl {
             "\"\"".into()
         } else if k.preprocessed.is_some() {
             format!("include_str!(concat!(env!(\"OUT_DIR\"), \"/{}.wgsl\"))", k.name)
-        } else if is_wgsl {
-            format!("include_str!({:?})", path.display().to_string())
         } else {
-            "\"\"".into()
+            format!("include_str!({:?})", path.display().to_string())
         };
         w(format_args!(
             "    ],\n    subgroup_size: {},\n    storage_8bit: {},\n    wgsl: {wgsl},\n    spirv: &[",

@@ -250,17 +250,11 @@ fn the_subgroup_decode_variant_differs_from_the_base_only_in_its_cross_lane_sect
 fn every_control_barrier_has_its_execution_scope_as_memory_scope() {
     const OP_CONTROL_BARRIER: u32 = 224;
     for k in KERNELS {
-        let words = k.spirv;
-        let (mut at, mut barriers) = (5, 0);
-        while at < words.len() {
-            let count = (words[at] >> 16) as usize;
-            assert!(count > 0 && at + count <= words.len(), "{}: malformed SPIR-V at word {at}", k.name);
-            if words[at] & 0xffff == OP_CONTROL_BARRIER {
-                assert_eq!(words[at + 2], words[at + 1], "{}: barrier at word {at}", k.name);
-                barriers += 1;
-            }
-            at += count;
+        let barriers = instructions(k.spirv, OP_CONTROL_BARRIER);
+        for (i, o) in barriers.iter().enumerate() {
+            assert_eq!(o[1], o[0], "{}: barrier {i}", k.name);
         }
+        let barriers = barriers.len();
         if k.name.starts_with("gdeflate_decode") {
             assert!(barriers > 0, "{}: the decode kernel synchronises its lanes", k.name);
         }
