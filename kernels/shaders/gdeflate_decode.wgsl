@@ -156,33 +156,70 @@ const ENTRY_EMPTY: u32 = 7u;
 const LITLEN_LUT_BITS: u32 = 9u;
 const DIST_LUT_BITS: u32 = 8u;
 const PRECODE_LUT_BITS: u32 = 7u;
-/// Offsets of the three lookup tables in `lut`, and its size.
+/// Offsets of the three lookup tables in `lut`, and its size. The precode table shares the
+/// literal/length table's words: it is built and used only while a dynamic header's code
+/// lengths are read, before the literal/length table is built over it (docs/perf-notes.md,
+/// v13: every KB of workgroup memory is resident workgroups).
 const LITLEN_LUT: u32 = 0u;
 const DIST_LUT: u32 = LITLEN_LUT + (1u << LITLEN_LUT_BITS);
-const PRECODE_LUT: u32 = DIST_LUT + (1u << DIST_LUT_BITS);
-const LUT_SIZE: u32 = PRECODE_LUT + (1u << PRECODE_LUT_BITS);
-/// Offsets of the three code-length arrays in `lens`.
+const PRECODE_LUT: u32 = LITLEN_LUT;
+const LUT_SIZE: u32 = DIST_LUT + (1u << DIST_LUT_BITS);
+/// Offsets of the three code-length arrays in `lens` (multiples of 4: whole words).
 const LITLEN_LENS: u32 = 0u;
 const DIST_LENS: u32 = 288u;
 const PRECODE_LENS: u32 = 320u;
-/// Offsets of the three symbol arrays (sorted by codeword) in `sorted`; one slot of slack per
-/// table for the single-codeword code (see `build_table`).
+/// Words of `lens`: 339 byte entries, four per word.
+const LENS_WORDS: u32 = 85u;
+/// Offsets of the three symbol arrays (sorted by codeword) in `sorted` (even: whole words);
+/// one slot of slack per table for the single-codeword code (see `build_table`). The precode's
+/// shares the literal/length one's words, as its lookup table does.
 const LITLEN_SORTED: u32 = 0u;
-const DIST_SORTED: u32 = 289u;
-const PRECODE_SORTED: u32 = 322u;
+const DIST_SORTED: u32 = 290u;
+const PRECODE_SORTED: u32 = LITLEN_SORTED;
+/// Words of `sorted`: 324 16-bit entries, two per word.
+const SORTED_WORDS: u32 = 162u;
 
-/// Code lengths, per table (see the *_LENS offsets).
-var<workgroup> lens: array<u32, 339>;
+/// Code lengths, per table (see the *_LENS offsets), one byte each (`lens_get`, `lens_or`):
+/// entries are OR-ed into zeroed words because neighbouring entries come from different lanes.
+var<workgroup> lens: array<atomic<u32>, LENS_WORDS>;
 /// Lookup tables, indexed by the next LUT_BITS stream bits (first bit in bit 0).
 var<workgroup> lut: array<u32, LUT_SIZE>;
-/// Symbols in canonical order, per table.
-var<workgroup> sorted: array<u32, 342>;
-/// Per table (16 entries each, index = codeword length): histogram, first canonical codeword,
-/// index of the first symbol in `sorted`, and the count used for decoding.
+/// Symbols in canonical order, per table, 16 bits each (`sorted_get`, `sorted_or`).
+var<workgroup> sorted: array<atomic<u32>, SORTED_WORDS>;
+/// Per table (16 entries each, index = codeword length): histogram; first canonical codeword
+/// (bits 0..16) and the count used for decoding (bits 16..32); index of the first symbol in
+/// `sorted`.
 var<workgroup> histogram: array<atomic<u32>, 48>;
-var<workgroup> first_code: array<u32, 48>;
+var<workgroup> code_info: array<u32, 48>;
 var<workgroup> first_index: array<u32, 48>;
-var<workgroup> code_count: array<u32, 48>;
+
+/// (code, detail0, detail1) of a step's error as `lane_error` holds it: code < 256 and
+/// detail1 (a position in the tile) < 2^24.
+fn pack_error(e: vec3<u32>) -> vec2<u32> {
+    return vec2(e.x | (e.z << 8u), e.y);
+}
+
+fn unpack_error(p: vec2<u32>) -> vec3<u32> {
+    return vec3(p.x & 0xffu, p.y, p.x >> 8u);
+}
+
+fn lens_get(i: u32) -> u32 {
+    return (atomicLoad(&lens[i >> 2u]) >> ((i & 3u) * 8u)) & 0xffu;
+}
+
+/// Sets entry i (<= 15) of a zeroed word.
+fn lens_or(i: u32, v: u32) {
+    atomicOr(&lens[i >> 2u], v << ((i & 3u) * 8u));
+}
+
+fn sorted_get(i: u32) -> u32 {
+    return (atomicLoad(&sorted[i >> 1u]) >> ((i & 1u) * 16u)) & 0xffffu;
+}
+
+/// Sets entry i (< 65536) of a zeroed word.
+fn sorted_or(i: u32, v: u32) {
+    atomicOr(&sorted[i >> 1u], v << ((i & 1u) * 16u));
+}
 
 // ---- per-round exchange ----------------------------------------------------------------------
 //
@@ -202,8 +239,9 @@ var<workgroup> advance: array<u32, 96>;
 var<workgroup> match_pos: array<u32, 96>;
 var<workgroup> match_len: array<u32, 96>;
 var<workgroup> match_dist: array<u32, 96>;
-/// Per lane: error code and details of a failed step.
-var<workgroup> lane_error: array<vec3<u32>, 32>;
+/// Per lane: a failed step's error, packed by `pack_error` (code and detail1 in x, detail0 in
+/// y; half the memory of a vec3, whose stride is 16 bytes).
+var<workgroup> lane_error: array<vec2<u32>, 32>;
 /// Per slot: a value lane 0 read for everyone (block header fields, stored length).
 var<workgroup> broadcast: array<u32, 3>;
 
@@ -633,12 +671,17 @@ fn symbol_entry(which: u32, sym: u32, len: u32) -> u32 {
 /// code is invalid (all invocations agree). Called in uniform control flow.
 fn build_table(which: u32, lens_base: u32, nsyms: u32) -> bool {
     let tb = which * 16u;
+    let sb = sorted_base(which);
     if lane < 16u {
         atomicStore(&histogram[tb + lane], 0u);
     }
+    // The table's `sorted` words (nsyms + 1 entries from the even sb), zeroed for `sorted_or`.
+    for (var w = sb / 2u + lane; w < (sb + nsyms + 2u) / 2u; w += LANES) {
+        atomicStore(&sorted[w], 0u);
+    }
     workgroupBarrier();
     for (var s = lane; s < nsyms; s += LANES) {
-        let l = lens[lens_base + s];
+        let l = lens_get(lens_base + s);
         if l != 0u {
             // l <= 15: lengths come from 3-bit fields or code-length symbols 0..=15.
             atomicAdd(&histogram[tb + l], 1u);
@@ -675,23 +718,28 @@ fn build_table(which: u32, lens_base: u32, nsyms: u32) -> bool {
         return false;
     }
     if lane >= 1u && lane < 16u {
-        first_code[tb + lane] = my_first;
+        // my_first <= 2^15 (a first codeword of length <= 15, or one past the last) and the
+        // count <= 288: both fit 16 bits. The single length-1 codeword also answers for the
+        // other first bit.
+        code_info[tb + lane] = my_first | (select(my_count, 2u, single && lane == 1u) << 16u);
         first_index[tb + lane] = my_index;
-        // The single length-1 codeword also answers for the other first bit.
-        code_count[tb + lane] = select(my_count, 2u, single && lane == 1u);
     }
-    let sb = sorted_base(which);
-    // Lane l lists the symbols of length l in symbol order (canonical order within a length).
+    // Lane l lists the symbols of length l in symbol order (canonical order within a length),
+    // four code lengths per `lens` word (entries past nsyms are zero or skipped).
     if lane >= 1u && lane < 16u && my_count != 0u {
         var k = my_index;
-        for (var s = 0u; s < nsyms; s++) {
-            if lens[lens_base + s] == lane {
-                sorted[sb + k] = s;
-                k += 1u;
+        for (var w = 0u; w * 4u < nsyms; w++) {
+            let word = atomicLoad(&lens[lens_base / 4u + w]);
+            for (var b = 0u; b < 4u; b++) {
+                let s = w * 4u + b;
+                if s < nsyms && ((word >> (b * 8u)) & 0xffu) == lane {
+                    sorted_or(sb + k, s);
+                    k += 1u;
+                }
             }
         }
         if single {
-            sorted[sb + 1u] = sorted[sb];
+            sorted_or(sb + 1u, sorted_get(sb));
         }
     }
     workgroupBarrier();
@@ -706,9 +754,10 @@ fn build_table(which: u32, lens_base: u32, nsyms: u32) -> bool {
             let rev = reverseBits(i) >> (32u - bits);
             for (var l = 1u; l <= bits; l++) {
                 let cw = rev >> (bits - l);
-                let rank = cw - first_code[tb + l];
-                if rank < code_count[tb + l] {
-                    entry = symbol_entry(which, sorted[sb + first_index[tb + l] + rank], l);
+                let info = code_info[tb + l];
+                let rank = cw - (info & 0xffffu);
+                if rank < (info >> 16u) {
+                    entry = symbol_entry(which, sorted_get(sb + first_index[tb + l] + rank), l);
                     break;
                 }
             }
@@ -732,9 +781,10 @@ fn peek_symbol(which: u32) -> u32 {
     let rev15 = reverseBits(lo) >> 17u;
     for (var l = bits + 1u; l <= 15u; l++) {
         let cw = rev15 >> (15u - l);
-        let rank = cw - first_code[tb + l];
-        if rank < code_count[tb + l] {
-            return symbol_entry(which, sorted[sorted_base(which) + first_index[tb + l] + rank], l);
+        let info = code_info[tb + l];
+        let rank = cw - (info & 0xffffu);
+        if rank < (info >> 16u) {
+            return symbol_entry(which, sorted_get(sorted_base(which) + first_index[tb + l] + rank), l);
         }
     }
     // Unreachable for a complete code (every 15-bit string has a codeword).
@@ -797,6 +847,10 @@ fn stored_block() -> bool {
 
 /// Spec 3.3.3: reads the dynamic header and builds the literal/length and distance tables.
 fn dynamic_header() -> bool {
+    // The precode's `lens` words, zeroed for `lens_or` (the header round's barrier orders it).
+    if lane < LENS_WORDS - PRECODE_LENS / 4u {
+        atomicStore(&lens[PRECODE_LENS / 4u + lane], 0u);
+    }
     var slot = begin_round();
     if lane == 0u {
         let hlit = take(5u) + 257u;
@@ -822,16 +876,17 @@ fn dynamic_header() -> bool {
             v = take(3u);
         }
         let order = array<u32, 19>(16u, 17u, 18u, 0u, 8u, 7u, 9u, 6u, 10u, 5u, 11u, 4u, 12u, 3u, 13u, 2u, 14u, 1u, 15u);
-        lens[PRECODE_LENS + order[lane]] = v;
+        lens_or(PRECODE_LENS + order[lane], v);
     }
     publish(slot, lane < hclen && nbits < 32u, false, false, false, false);
     end_round();
     if !simple_refills(slot) {
         return false;
     }
-    // The code-length sequence writes only its HLIT + HDIST entries: clear the rest.
-    for (var i = lane; i < PRECODE_LENS; i += LANES) {
-        lens[i] = 0u;
+    // The code-length sequence writes only its HLIT + HDIST entries, OR-ed in: clear all
+    // (build_table's first barrier orders the clears before them).
+    for (var w = lane; w < PRECODE_LENS / 4u; w += LANES) {
+        atomicStore(&lens[w], 0u);
     }
     if !build_table(CODE_PRECODE, PRECODE_LENS, 19u) {
         fail(STATUS_INVALID_CODE, 4u * next, CODE_PRECODE, 0u);
@@ -856,7 +911,7 @@ fn dynamic_header() -> bool {
         var value = 0u;
         if entry_kind(e) == ENTRY_EMPTY {
             error = true;
-            lane_error[lane] = vec3(STATUS_EMPTY_CODE, CODE_PRECODE, 0u);
+            lane_error[lane] = pack_error(vec3(STATUS_EMPTY_CODE, CODE_PRECODE, 0u));
         } else {
             let v = consume(e);
             let sym = e >> 16u;
@@ -889,7 +944,7 @@ fn dynamic_header() -> bool {
         for (var l = 0u; l < 32u; l++) {
             if ((error_mask >> l) & 1u) != 0u {
                 err_lane = l;
-                err = lane_error[l];
+                err = unpack_error(lane_error[l]);
                 break;
             }
             var v = match_len[slot * 32u + l];
@@ -930,7 +985,7 @@ fn dynamic_header() -> bool {
             // my_start + run <= total <= 320: the sequence maps onto the two length arrays.
             for (var i = 0u; i < run; i++) {
                 let k = my_start + i;
-                lens[select(DIST_LENS + k - hlit, LITLEN_LENS + k, k < hlit)] = my_value;
+                lens_or(select(DIST_LENS + k - hlit, LITLEN_LENS + k, k < hlit), my_value);
             }
         }
         filled = acc;
@@ -940,7 +995,7 @@ fn dynamic_header() -> bool {
         }
     }
     workgroupBarrier();
-    if lens[LITLEN_LENS + 256u] == 0u {
+    if lens_get(LITLEN_LENS + 256u) == 0u {
         fail(STATUS_MISSING_END_OF_BLOCK, 4u * next, 0u, 0u);
         return false;
     }
@@ -957,10 +1012,13 @@ fn dynamic_header() -> bool {
 
 /// Spec 2.5: the fixed codes (always valid).
 fn fixed_tables() {
-    for (var s = lane; s < 288u; s += LANES) {
-        lens[LITLEN_LENS + s] = fixed_litlen_length(s);
+    // Whole words: the fixed lengths change only at multiples of 4 (144, 256, 280).
+    for (var w = lane; w < 72u; w += LANES) {
+        atomicStore(&lens[LITLEN_LENS / 4u + w], fixed_litlen_length(4u * w) * 0x01010101u);
     }
-    lens[DIST_LENS + lane] = 5u;
+    if lane < 8u {
+        atomicStore(&lens[DIST_LENS / 4u + lane], 0x05050505u);
+    }
     build_table(CODE_LITLEN, LITLEN_LENS, 288u);
     build_table(CODE_DISTANCE, DIST_LENS, 32u);
 }
@@ -987,13 +1045,13 @@ fn huffman_data() -> bool {
                 let e = peek_symbol(CODE_DISTANCE);
                 if entry_kind(e) == ENTRY_EMPTY {
                     error = true;
-                    lane_error[lane] = vec3(STATUS_EMPTY_CODE, CODE_DISTANCE, 0u);
+                    lane_error[lane] = pack_error(vec3(STATUS_EMPTY_CODE, CODE_DISTANCE, 0u));
                 } else {
                     kind = ENTRY_DISTANCE;
                     value = consume(e);
                     if value > pending_pos {
                         error = true;
-                        lane_error[lane] = vec3(STATUS_DISTANCE_TOO_FAR, value, pending_pos);
+                        lane_error[lane] = pack_error(vec3(STATUS_DISTANCE_TOO_FAR, value, pending_pos));
                     }
                 }
             } else {
@@ -1001,10 +1059,10 @@ fn huffman_data() -> bool {
                 kind = entry_kind(e);
                 if kind == ENTRY_EMPTY {
                     error = true;
-                    lane_error[lane] = vec3(STATUS_EMPTY_CODE, CODE_LITLEN, 0u);
+                    lane_error[lane] = pack_error(vec3(STATUS_EMPTY_CODE, CODE_LITLEN, 0u));
                 } else if kind == ENTRY_INVALID {
                     error = true;
-                    lane_error[lane] = vec3(STATUS_INVALID_SYMBOL, e >> 16u, 0u);
+                    lane_error[lane] = pack_error(vec3(STATUS_INVALID_SYMBOL, e >> 16u, 0u));
                 } else {
                     value = consume(e);
                 }
@@ -1065,7 +1123,7 @@ fn huffman_data() -> bool {
         // A lane either failed its step or (having decoded) overflowed the tile, not both.
         var err = vec3(STATUS_OUTPUT_OVERRUN, capacity, 0u);
         if err_lane < 32u && ((error_mask >> err_lane) & 1u) != 0u {
-            err = lane_error[err_lane];
+            err = unpack_error(lane_error[err_lane]);
         }
         if !settle_round(read_mask(slot, MASK_REFILL) & valid, err_lane, err) {
             return false;
