@@ -32,7 +32,8 @@
 //! - [`queue`]: [`Queue`], [`Ticket`], priorities, cancellation, error records;
 //! - [`runtime`]: [`Runtime`], the scheduler and the data path;
 //! - [`io`]: the io_uring and pread engines; [`staging`]: the staging ring; `sys`: the
-//!   libc calls; [`stats`]: counters and the latency histogram.
+//!   libc calls; [`stats`]: counters and the latency histogram; [`trace`]: the timeline
+//!   `DSR_TRACE_PIPELINE` records.
 //!
 //! Design, semantics and what is not built yet: `docs/streaming.md`.
 
@@ -46,6 +47,7 @@ pub mod staging;
 pub mod stats;
 mod sys;
 mod tile_index;
+pub mod trace;
 
 pub use file::File;
 pub use io::IoKind;

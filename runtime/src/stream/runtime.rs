@@ -39,6 +39,7 @@ use super::io::{DoneFn, IoEngine, IoKind, ReadDone, ReadOp};
 use super::queue::{Queue, QueueDesc, QueueShared, QueueState, RejectReason};
 use super::request::{Compression, Destination, HostBuffer, MemoryBytes, Request, RequestError, Source};
 use super::staging::{Chunk, StagingKind, StagingRing};
+use super::trace::{self, Event as TraceEvent};
 use crate::backend::Backend;
 use crate::error::Error;
 use dsr_gdeflate::{DecodeError, DecodeErrorKind, PageDecoder, TILE_SIZE};
@@ -404,6 +405,7 @@ impl Drop for Runtime {
             let _ = s.join();
         }
         *self.shared.tx.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        trace::flush();
     }
 }
 
@@ -913,6 +915,7 @@ impl Scheduler {
                     }
                 };
                 self.reads[token] = Some(p);
+                trace::record(TraceEvent::ReadIssued, u64::from(chunk.index()), read_len as u64, read_off);
                 let op = ReadOp {
                     file,
                     offset: read_off,
@@ -941,6 +944,8 @@ impl Scheduler {
         let Some(mut p) = self.reads.get_mut(token).and_then(Option::take) else { return };
         self.free_reads.push(token);
         let ReadDone { op, result } = d;
+        let n_read = result.as_ref().map_or(0, |&n| n as u64);
+        trace::record(TraceEvent::ReadDone, u64::from(op.chunk.index()), n_read, op.offset);
         p.chunk = Some(op.chunk);
         let need = p.at + p.span.1 as usize;
         let outcome = match result {
@@ -1023,6 +1028,10 @@ impl Scheduler {
     /// A piece finished with `outcome`; finishes its request when it was the last.
     fn piece_done(&mut self, mut p: Piece, outcome: Result<(), RequestError>) {
         self.in_flight -= 1;
+        if trace::enabled() {
+            let chunk = p.chunk.as_ref().map_or(u64::MAX, |c| u64::from(c.index()));
+            trace::record(TraceEvent::PieceDone, chunk, u64::from(outcome.is_ok()), 0);
+        }
         drop(p.chunk.take());
         let q = Arc::clone(&p.q);
         #[cfg(feature = "vulkan")]
@@ -1126,6 +1135,12 @@ impl Scheduler {
                 Err(_) => self.gpu_batches.clear(),
             }
             if self.gpu_batches.len() >= max_gpu_batches() {
+                trace::record(
+                    TraceEvent::BatchDeferred,
+                    self.pending_gpu.len() as u64,
+                    self.gpu_batches.len() as u64,
+                    0,
+                );
                 break;
             }
             let mut pieces = std::mem::take(&mut self.pending_gpu);
@@ -1191,6 +1206,16 @@ impl Scheduler {
             match batch.submit() {
                 Ok(value) => {
                     self.gpu_batches.push_back(value);
+                    if trace::enabled() {
+                        let tiles: u64 = recorded
+                            .iter()
+                            .map(|p| match p.kind {
+                                PieceKind::Decode { count, .. } => u64::from(count),
+                                _ => 0,
+                            })
+                            .sum();
+                        trace::record(TraceEvent::BatchSubmitted, value, recorded.len() as u64, tiles);
+                    }
                     for p in recorded.drain(..) {
                         {
                             let mut st = p.q.lock();
@@ -1439,11 +1464,16 @@ fn cpu_process(
 fn gpu_waiter(g: &GpuShared, rx: &mpsc::Receiver<(u64, Piece)>, tx: &mpsc::Sender<Event>) {
     use dsr_kernels::TileStatus;
     let mut status = vec![0u8; MAX_TILES_PER_PIECE as usize * size_of::<TileStatus>()];
+    let mut last_retired = 0;
     while let Ok((value, mut p)) = rx.recv() {
         p.outcome = match g.ctx.wait(value, std::time::Duration::MAX) {
             Err(e) => Err(RequestError::Gpu(e.to_string())),
             Ok(()) => Ok(()),
         };
+        if value != last_retired {
+            trace::record(TraceEvent::BatchRetired, value, 0, 0);
+            last_retired = value;
+        }
         if let (Ok(()), PieceKind::Decode { count, .. }, Some(chunk)) = (&p.outcome, p.kind, &p.chunk) {
             let n = count as usize * size_of::<TileStatus>();
             match g.res[chunk.index() as usize].read(STATUS_AT, &mut status[..n]) {
