@@ -9,7 +9,7 @@ python3 "$REPO/scripts/sitepackages-gib.py" /tmp/sp.bin
 ./dsr_v13t compress --level 9 /tmp/sp.bin -o /tmp/sp.gdf
 mkdir -p /tmp/parts && split -b 16M -d -a 2 /tmp/sp.bin /tmp/parts/p
 for f in /tmp/parts/p??; do ./dsr_v13t compress --level 9 "$f" -o "$f.gdf" > /dev/null & done; wait
-for round in 1 2; do
+for round in 1 2; do  # (rerun after the bench warm-up: dsr_v13t then warms the GPU for 0.3 s)
     for b in 2 1; do
         echo "== DSR_GPU_BATCHES=$b, one stream (round $round)"
         DSR_GPU_BATCHES=$b DSR_TRACE_PIPELINE=$OUT/one_b$b.csv ./dsr_v13t bench e2e --dest gpu --runs 5 /tmp/sp.gdf 2>&1 | grep -E "queue|rror" | cut -c1-260

@@ -18,8 +18,9 @@
 //! streaming pipeline (one request per file through a queue of a cpu or vulkan runtime;
 //! [`crate::e2e`]), against the baseline measured in the same run: `pread` + CPU decode on
 //! all cores (+ upload for `--dest gpu`). One untimed run of each first, whose delivered
-//! bytes must hash (SHA-256) like the CPU decoder's output, then `--runs` timed runs each,
-//! from enqueue to completion (warm page cache). × = relative to the baseline row.
+//! bytes must hash (SHA-256) like the CPU decoder's output, then (`--dest gpu`) 0.3 s of
+//! untimed runs to warm the GPU up, then `--runs` timed runs each, from enqueue to completion
+//! (warm page cache). × = relative to the baseline row.
 //! `--together` adds rows for all files at once (kind `all`): every file's request enqueued
 //! before the queue is drained, the baseline taking the files one after another.
 //!
@@ -633,7 +634,11 @@ fn measure(setup: &E2eSetup<'_>, progress: &Progress, set: &E2eSet<'_>) -> Resul
     for i in 0..set.streams.len() {
         verify("baseline", i, base.decoded(i))?;
     }
-    let secs = timed(setup.runs, progress, || base.run())?;
+    // GPU destinations: the baseline's upload and the pipeline's decode are timed after the
+    // same warm-up as `dsr bench decode`'s, so that the GPU runs at its working clock (without
+    // it the first runs after the CPU-bound verification ran 2-3x slower: docs/streaming.md).
+    let warm_up = setup.to_gpu.then_some(WARM_UP);
+    let secs = time(setup.runs, warm_up, progress, || base.run())?;
     let staging = if setup.to_gpu { "upload buffer" } else { "-" };
     rows.push(row(
         "baseline",
@@ -653,7 +658,7 @@ fn measure(setup: &E2eSetup<'_>, progress: &Progress, set: &E2eSet<'_>) -> Resul
         for i in 0..set.streams.len() {
             verify(backend, i, &p.delivered(i)?)?;
         }
-        let secs = timed(setup.runs, progress, || p.run()).map_err(fail)?;
+        let secs = time(setup.runs, warm_up, progress, || p.run()).map_err(fail)?;
         let method = match rt.vulkan_context() {
             Some(c) if setup.to_gpu => format!("queue, GPU decode ({})", c.decode_kernel().unwrap_or("?")),
             _ => "queue, CPU decode".to_owned(),
