@@ -5,7 +5,10 @@ Usage: scripts/trace-summary.py TRACE.csv [--batches]
 
 The trace holds every run of the process; a run is a stretch of events between moments when
 nothing was in flight (no read issued and not done, no GPU batch submitted and not retired,
-no piece unfinished). Per run it prints: its span, when the first and last reads completed,
+no piece unfinished). Known limit of that rule: a large stream's head read finishes before
+its tile reads are issued, so it shows as a run of one read of its own, and a head finishing
+after the next run's first reads merges two runs into one (a run of ~2x the reads): read
+such lines as artefacts, not as runs (a request-level event would fix it). Per run it prints: its span, when the first and last reads completed,
 the GPU batches (count, tiles, how long each was on the GPU as the host saw it: submit to
 retire), the fraction of the run with at least one batch on the GPU, the mean number of tiles
 on the GPU, and how often ready pieces waited for a batch slot. --batches lists every batch.
