@@ -79,6 +79,11 @@ pub struct DecodeArgs {
     /// Threads of the CPU decoder (0 = one per core).
     #[arg(short = 't', long, default_value_t = 0)]
     threads: usize,
+    /// Vulkan only: also time each decode kernel with the pages cut into this many
+    /// submissions, back to back and declared independent of each other, as the streaming
+    /// pipeline submits its batches (repeat or comma-separate; 1 = one dispatch, always run).
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..))]
+    submissions: Vec<u32>,
     /// Print JSON (one object per row) instead of the table.
     #[arg(long)]
     json: bool,
@@ -290,7 +295,9 @@ fn decode(args: &DecodeArgs) -> Result<(), String> {
     };
 
     let engines = usize::from(wants(Engine::Cpu))
-        + vulkan.as_ref().map_or(0, |c| c.decode_kernels().len())
+        + vulkan.as_ref().map_or(0, |c| {
+            c.decode_kernels().len() * (1 + args.submissions.iter().filter(|&&n| n > 1).count())
+        })
         + wgpu.as_ref().map_or(0, |c| c.decode_kernels().len());
     let progress = Progress::new((engines * args.files.len()) as u64 * u64::from(args.runs));
     let mut rows = Vec::new();
@@ -347,6 +354,33 @@ fn decode(args: &DecodeArgs) -> Result<(), String> {
                 let (out, statuses) = ctx.decode_results(&job).map_err(|e| e.to_string())?;
                 check(&name, "vulkan", kernel, &out, &expected, statuses.iter().map(|s| s.code))?;
                 rows.push(row("vulkan", kernel, &device, time(args.runs, Some(WARM_UP), &progress, once)?));
+                if kernel == ds_runtime::vulkan::DRIVER_DECODE {
+                    continue;
+                }
+                for &parts in args.submissions.iter().filter(|&&n| n > 1) {
+                    let split = ctx.prepare_decode_split(&job, parts).map_err(|e| e.to_string())?;
+                    let label = format!("{kernel} in {} submissions", split.submissions());
+                    progress.message(format!("{}: vulkan {label}", path.display()));
+                    let once = || -> Result<(), String> {
+                        let v = ctx.submit_decode_split(&job, &split, kernel).map_err(|e| e.to_string())?;
+                        ctx.wait(v, Duration::MAX).map_err(|e| e.to_string())
+                    };
+                    let (out, statuses) = {
+                        // A guard-filled destination: the check sees this decode's bytes only.
+                        let job2 =
+                            ctx.prepare_decode(&pages, &vec![0xa5; decoded]).map_err(|e| e.to_string())?;
+                        let v = ctx.submit_decode_split(&job2, &split, kernel).map_err(|e| e.to_string())?;
+                        ctx.wait(v, Duration::MAX).map_err(|e| e.to_string())?;
+                        ctx.decode_results(&job2).map_err(|e| e.to_string())?
+                    };
+                    check(&name, "vulkan", &label, &out, &expected, statuses.iter().map(|s| s.code))?;
+                    rows.push(row(
+                        "vulkan",
+                        &label,
+                        &device,
+                        time(args.runs, Some(WARM_UP), &progress, once)?,
+                    ));
+                }
             }
         }
         if let Some(ctx) = &wgpu {

@@ -304,3 +304,28 @@ fn bench_decode_chart_has_one_bar_per_kind_and_engine() {
         "file name escaped in the command line"
     );
 }
+
+#[test]
+fn bench_decode_submissions_adds_a_verified_row_per_kernel_and_split() {
+    // 44 tiles: cut into 4 submissions (fewer where the offset alignment needs coarser cuts).
+    let a = corpus_file("wz_research.json.lvl1.gdf");
+    let out =
+        dsr(&["bench", "decode", "--backend", "vulkan", "--runs", "1", "--submissions", "1,4", "--json", &a]);
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(std::env::var_os("DSR_REQUIRE_GPU").is_none(), "{stderr}");
+        assert!(stderr.starts_with("dsr: backend vulkan:"), "{stderr}");
+        return;
+    }
+    let rows = json_rows(&out);
+    let kernels: Vec<&str> = rows.iter().filter_map(|r| r["kernel"].as_str()).collect();
+    let whole: Vec<&&str> = kernels.iter().filter(|k| !k.contains(" in ")).collect();
+    let split: Vec<&&str> = kernels.iter().filter(|k| k.contains(" submissions")).collect();
+    assert!(!whole.is_empty(), "{kernels:?}");
+    // One split row per kernel ("1" adds none: it is the whole-dispatch row).
+    assert_eq!(split.len(), whole.len(), "{kernels:?}");
+    for (w, s) in whole.iter().zip(&split) {
+        assert!(s.starts_with(&format!("{w} in ")), "{kernels:?}");
+    }
+    assert!(rows.iter().all(|r| r["median_gbps"].as_f64().is_some_and(|v| v > 0.0)), "{rows:?}");
+}

@@ -356,6 +356,93 @@ impl VulkanContext {
     }
 }
 
+/// A [`DecodeJob`] cut into consecutive tile ranges, each decoded by a submission of its own
+/// ([`VulkanContext::submit_decode_split`]): measures what the streaming pipeline's separate
+/// batches cost against one dispatch of the same pages (`dsr bench decode --submissions`).
+/// Holds one [`DecodeParams`] per range, at the device's uniform offset alignment.
+pub struct DecodeSplit {
+    params: GpuBuffer,
+    stride: u64,
+    /// `(first tile, tile count)` of each submission.
+    ranges: Vec<(u32, u32)>,
+}
+
+impl std::fmt::Debug for DecodeSplit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecodeSplit").field("ranges", &self.ranges).finish_non_exhaustive()
+    }
+}
+
+impl DecodeSplit {
+    /// Number of submissions.
+    pub fn submissions(&self) -> usize {
+        self.ranges.len()
+    }
+}
+
+impl VulkanContext {
+    /// Cuts `job` into at most `parts` ranges of (nearly) equal tile counts. Range starts are
+    /// multiples of the smallest tile count whose table and status offsets meet
+    /// `minStorageBufferOffsetAlignment`, so a job may get fewer ranges than asked for.
+    pub fn prepare_decode_split(&self, job: &DecodeJob, parts: u32) -> Result<DecodeSplit, VulkanError> {
+        if parts == 0 {
+            return Err(VulkanError::InvalidArgument("a split needs at least one submission".into()));
+        }
+        let align = self.limits.min_storage_buffer_offset_alignment.max(1);
+        let granule = (1..=align.max(1))
+            .find(|g| {
+                (g * size_of::<TileDesc>() as u64).is_multiple_of(align)
+                    && (g * size_of::<TileStatus>() as u64).is_multiple_of(align)
+            })
+            .unwrap_or(align) as u32;
+        let n = job.tile_count;
+        let per = n.div_ceil(parts).next_multiple_of(granule).max(granule);
+        let ranges: Vec<_> = (0..n).step_by(per as usize).map(|first| (first, per.min(n - first))).collect();
+        let stride = (size_of::<DecodeParams>() as u64)
+            .next_multiple_of(self.limits.min_uniform_buffer_offset_alignment.max(1));
+        let params = self.create_buffer(
+            stride * ranges.len().max(1) as u64,
+            MemoryKind::Upload,
+            "decode split params",
+        )?;
+        for (i, &(_, count)) in ranges.iter().enumerate() {
+            params.write(i as u64 * stride, bytemuck::bytes_of(&DecodeParams { tile_count: count }))?;
+        }
+        Ok(DecodeSplit { params, stride, ranges })
+    }
+
+    /// Decodes `job` with the kernel named `kernel` as `split`'s submissions, back to back,
+    /// each declared independent of the earlier ones ([`Batch::ordered_only_after`]: they
+    /// decode disjoint pages), so the GPU may overlap them as it overlaps the pipeline's
+    /// batches. Returns the last submission's timeline value (signal order makes it the end
+    /// of all of them).
+    pub fn submit_decode_split(
+        &self,
+        job: &DecodeJob,
+        split: &DecodeSplit,
+        kernel: &str,
+    ) -> Result<u64, VulkanError> {
+        let mut values = Vec::with_capacity(split.ranges.len());
+        for (i, &(first, count)) in split.ranges.iter().enumerate() {
+            let tile = size_of::<TileDesc>() as u64;
+            let status = size_of::<TileStatus>() as u64;
+            let b = DecodeBindings {
+                params: split.params.slice(i as u64 * split.stride, size_of::<DecodeParams>() as u64)?,
+                tiles: job.tiles.slice(u64::from(first) * tile, u64::from(count) * tile)?,
+                src: job.src.whole(),
+                dst: job.dst.whole(),
+                status: job.status.slice(u64::from(first) * status, u64::from(count) * status)?,
+                tile_count: count,
+            };
+            let mut batch = self.batch();
+            batch.ordered_only_after(&values);
+            batch.decode_with(&b, kernel)?;
+            values.push(batch.submit()?);
+        }
+        values.last().copied().ok_or_else(|| VulkanError::InvalidArgument("an empty split".into()))
+    }
+}
+
 /// Deterministic text-like bytes (words from a small vocabulary, spaces, numbers): compresses
 /// about as well as source code or JSON, so the measurement sees typical matches and literals.
 fn calibration_data(len: usize) -> Vec<u8> {

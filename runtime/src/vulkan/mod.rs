@@ -46,8 +46,8 @@ pub use ash;
 pub use buffer::{BufferSlice, GpuBuffer, MemoryKind};
 pub use context::{AdoptDesc, ContextOptions, DeviceFeatures, VulkanContext};
 pub use decode::{
-    AUTO_UNCHECKED, DECODE_KERNEL_ENV, DRIVER_DECODE, DecodeBindings, DecodeChoice, DecodeJob, PageJob,
-    status_error,
+    AUTO_UNCHECKED, DECODE_KERNEL_ENV, DRIVER_DECODE, DecodeBindings, DecodeChoice, DecodeJob, DecodeSplit,
+    PageJob, status_error,
 };
 pub use dsr_kernels;
 pub use error::VulkanError;
