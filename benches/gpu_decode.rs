@@ -205,7 +205,7 @@ fn main() -> Result<()> {
     let runs = env_usize("DSR_BENCH_RUNS")?.unwrap_or(9).max(1);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let device_index = env_usize("DSR_BENCH_DEVICE")?;
-    let (ctx, no_gpu) = match VulkanContext::new(&ContextOptions { device_index }) {
+    let (ctx, no_gpu) = match VulkanContext::new(&ContextOptions { device_index, ..Default::default() }) {
         Ok(ctx) => (Some(ctx), String::new()),
         Err(e) if e.is_unavailable() => (None, e.to_string()),
         Err(e) => return Err(e.into()),

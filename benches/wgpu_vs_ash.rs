@@ -155,7 +155,7 @@ fn matching_adapter(ash: &VulkanContext) -> Result<usize> {
 fn main() -> Result<()> {
     let runs = env_usize("DSR_BENCH_RUNS")?.unwrap_or(9).max(1);
     let device_index = env_usize("DSR_BENCH_DEVICE")?;
-    let ash = match VulkanContext::new(&ContextOptions { device_index }) {
+    let ash = match VulkanContext::new(&ContextOptions { device_index, ..Default::default() }) {
         Ok(ctx) => ctx,
         Err(e) if e.is_unavailable() => {
             println!("wgpu vs ash: no usable Vulkan device ({e}); nothing to compare");

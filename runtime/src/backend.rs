@@ -285,14 +285,16 @@ mod vulkan {
             );
             return Err(AshMissing { why, wgpu_may_help: hardware_seen });
         }
-        let ctx = VulkanContext::new(&ContextOptions { device_index: Some(device.index) }).map_err(|e| {
-            let why = if e.is_unavailable() {
-                unavailable(&e)
-            } else {
-                format!("{} could not be initialised ({e})", describe(device))
-            };
-            AshMissing { why, wgpu_may_help: true }
-        })?;
+        let ctx =
+            VulkanContext::new(&ContextOptions { device_index: Some(device.index), ..Default::default() })
+                .map_err(|e| {
+                    let why = if e.is_unavailable() {
+                        unavailable(&e)
+                    } else {
+                        format!("{} could not be initialised ({e})", describe(device))
+                    };
+                    AshMissing { why, wgpu_may_help: true }
+                })?;
         let reason = describe(ctx.device_info());
         Ok(selection(ctx, reason))
     }

@@ -9,6 +9,17 @@
 //! Queue access is externally synchronised (Vulkan's rule for `vkQueueSubmit`): every
 //! submission takes the context's queue lock, which an application sharing its queue
 //! supplies at adoption and takes itself around its own submissions.
+//!
+//! **Lanes.** A created context may submit to several queues of its family (`DSR_VK_QUEUES`,
+//! default [`DEFAULT_LANES`]): a submission that needs no ordering against the unfinished
+//! ones (`Batch::ordered_only_after`) goes to the next lane, so it can run beside them —
+//! within one queue, the barrier that ends every command buffer (host visibility) keeps the
+//! next submission from starting until the previous one is idle. Each lane signals a timeline
+//! semaphore of its own; a command-less submission on a separate *join* queue waits for it and
+//! signals the context's timeline with the submission's value, so that timeline still
+//! advances in submission order (signal operation order on one queue) and means what it
+//! always meant. A submission that needs ordering waits for every other lane's last value.
+//! Adopted contexts use only the application's queue.
 
 use super::error::{VulkanError, vk_err};
 use super::pipeline::KernelPipeline;
@@ -20,6 +31,28 @@ use gpu_allocator::{AllocationSizes, AllocatorDebugSettings};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
+
+/// Most queues a created context submits to ([`lanes_wanted`]).
+const MAX_LANES: usize = 8;
+/// Queues a created context submits its work to unless `DSR_VK_QUEUES` says otherwise.
+pub const DEFAULT_LANES: usize = 1;
+
+/// `options.submission_queues`, else `DSR_VK_QUEUES`, else [`DEFAULT_LANES`]; at most
+/// [`MAX_LANES`].
+fn lanes_wanted(options: &ContextOptions) -> usize {
+    let env = || std::env::var("DSR_VK_QUEUES").ok().and_then(|v| v.trim().parse::<usize>().ok());
+    options.submission_queues.or_else(env).unwrap_or(DEFAULT_LANES).clamp(1, MAX_LANES)
+}
+
+/// A created context's lanes and join queue (module docs). Lane `i` submits to `lanes[i]`
+/// (the queue and the lock around its submissions; lane 0 is the context's queue, and lanes
+/// share queues, and locks, where the family has too few) and signals
+/// `DeviceShared::lane_semaphores[i]`.
+pub(crate) struct Lanes {
+    pub(crate) lanes: Vec<(vk::Queue, Arc<Mutex<()>>)>,
+    /// The queue whose command-less submissions signal the context's timeline.
+    pub(crate) join: (vk::Queue, Arc<Mutex<()>>),
+}
 
 /// Optional device features, as supported by a device ([`DeviceInfo::features`]) or enabled on
 /// a context ([`VulkanContext::features`]). Timeline semaphores are required; the rest is
@@ -77,6 +110,10 @@ pub struct ContextOptions {
     /// Use the physical device at this index of [`super::probe`]'s list instead of the
     /// preferred one ([`super::pick_device`]).
     pub device_index: Option<usize>,
+    /// Queues to submit to (lanes, module docs; 1..=8); `None`: `DSR_VK_QUEUES`, else
+    /// [`DEFAULT_LANES`]. Where the family has fewer queues than lanes + 1, lanes share them
+    /// (the semaphores work the same; only the overlap is lost).
+    pub submission_queues: Option<usize>,
 }
 
 /// Raw handles of an application's Vulkan objects, for [`VulkanContext::adopt`].
@@ -117,6 +154,8 @@ pub(crate) struct DeviceShared {
     pub(crate) allocator: Mutex<Option<Allocator>>,
     /// Signalled with each submission's value; null only while the context is being built.
     pub(crate) timeline: vk::Semaphore,
+    /// One timeline semaphore per lane when the context has lanes (module docs), else empty.
+    pub(crate) lane_semaphores: Vec<vk::Semaphore>,
     /// Whether `device` and `instance` were created here (and are destroyed here).
     owned: bool,
 }
@@ -152,6 +191,10 @@ impl Drop for DeviceShared {
         // SAFETY: the semaphore (or null, which is allowed) belongs to `device`; no pending
         // submission signals it any more (see above).
         unsafe { self.device.destroy_semaphore(self.timeline, None) };
+        for &s in &self.lane_semaphores {
+            // SAFETY: as for the timeline: the lanes' submissions all completed.
+            unsafe { self.device.destroy_semaphore(s, None) };
+        }
         // Frees gpu-allocator's memory blocks; must precede vkDestroyDevice.
         drop(lock(&self.allocator).take());
         if self.owned {
@@ -174,6 +217,8 @@ pub struct VulkanContext {
     pub(crate) queue: vk::Queue,
     queue_family_index: u32,
     pub(crate) queue_lock: Arc<Mutex<()>>,
+    /// More submission queues (module docs); `None`: everything goes to `queue`.
+    pub(crate) lanes: Option<Lanes>,
     pub(crate) state: Mutex<SubmitState>,
     pipeline_cache: vk::PipelineCache,
     pub(crate) pipelines: Vec<KernelPipeline>,
@@ -210,18 +255,23 @@ impl VulkanContext {
         let entry = probe::load_entry()?;
         let instance = probe::create_instance(&entry)?;
         match create_device(&instance, options) {
-            Ok((pd, device, info, features, family)) => {
+            Ok((pd, device, info, features, family, queues)) => {
                 let shared = DeviceShared {
                     _entry: entry,
                     instance,
                     device,
                     allocator: Mutex::new(None),
                     timeline: vk::Semaphore::null(),
+                    lane_semaphores: Vec::new(),
                     owned: true,
                 };
                 let lock = Arc::new(Mutex::new(()));
                 let host_import = info.ext_external_memory_host;
                 let mut ctx = Self::finish(shared, pd, info, features, family, 0, lock)?;
+                let lanes = lanes_wanted(options);
+                if lanes > 1 {
+                    ctx.add_lanes(lanes, queues)?;
+                }
                 if host_import {
                     // Enabled by `create_device`; the streaming pipeline imports its ring.
                     ctx.host_import_alignment = super::host_import::alignment(&ctx.shared.instance, pd);
@@ -309,6 +359,7 @@ impl VulkanContext {
             device,
             allocator: Mutex::new(None),
             timeline: vk::Semaphore::null(),
+            lane_semaphores: Vec::new(),
             owned: false,
         };
         Self::finish(
@@ -365,10 +416,13 @@ impl VulkanContext {
             queue,
             queue_family_index,
             queue_lock,
+            lanes: None,
             state: Mutex::new(SubmitState {
                 pool: vk::CommandPool::null(),
                 in_flight: VecDeque::new(),
                 last_value: 0,
+                lane_values: Vec::new(),
+                next_lane: 0,
             }),
             pipeline_cache: vk::PipelineCache::null(),
             pipelines: Vec::new(),
@@ -415,6 +469,53 @@ impl VulkanContext {
         }
         ctx.pipelines = pipelines;
         Ok(ctx)
+    }
+
+    /// Sets up `lanes` lanes and the join queue over the `created` queues of the family
+    /// (`created` = lanes + 1 where the family has them: each lane its own queue, the join the
+    /// last; else lane `i` on queue `i % created`, the join on the last), each lane with a
+    /// timeline semaphore.
+    fn add_lanes(&mut self, lanes: usize, created: u32) -> Result<(), VulkanError> {
+        let device = &self.shared.device;
+        let mut semaphores = Vec::with_capacity(lanes);
+        for _ in 0..lanes {
+            let mut timeline_info = vk::SemaphoreTypeCreateInfo::default()
+                .semaphore_type(vk::SemaphoreType::TIMELINE)
+                .initial_value(0);
+            let create = vk::SemaphoreCreateInfo::default().push_next(&mut timeline_info);
+            // SAFETY: valid device with timeline semaphores enabled.
+            match unsafe { device.create_semaphore(&create, None) } {
+                Ok(s) => semaphores.push(s),
+                Err(result) => {
+                    for s in semaphores {
+                        // SAFETY: created just above, never used.
+                        unsafe { device.destroy_semaphore(s, None) };
+                    }
+                    return Err(VulkanError::Vk { call: "vkCreateSemaphore", result });
+                }
+            }
+        }
+        let mut queues = vec![(self.queue, Arc::clone(&self.queue_lock))];
+        for i in 1..created {
+            // SAFETY: `create_device` created `created` queues in the family.
+            let queue = unsafe { device.get_device_queue(self.queue_family_index, i) };
+            queues.push((queue, Arc::new(Mutex::new(()))));
+        }
+        let lanes_q = (0..lanes).map(|i| queues[i % queues.len()].clone()).collect();
+        let join = queues[queues.len() - 1].clone();
+        // The context is not shared yet (`new` returns it after this): no submission can race.
+        let shared = Arc::get_mut(&mut self.shared)
+            .ok_or_else(|| VulkanError::Internal("lanes added to a shared context".into()))?;
+        shared.lane_semaphores = semaphores;
+        self.lanes = Some(Lanes { lanes: lanes_q, join });
+        lock(&self.state).lane_values = vec![0; lanes];
+        Ok(())
+    }
+
+    /// Number of queues work is submitted to (lanes; 1 without them, and for adopted
+    /// devices).
+    pub fn submission_queues(&self) -> usize {
+        self.shared.lane_semaphores.len().max(1)
     }
 
     /// The device's properties, as [`super::probe`] reports them.
@@ -501,7 +602,7 @@ impl VulkanContext {
 fn create_device(
     instance: &ash::Instance,
     options: &ContextOptions,
-) -> Result<(vk::PhysicalDevice, ash::Device, DeviceInfo, DeviceFeatures, u32), VulkanError> {
+) -> Result<(vk::PhysicalDevice, ash::Device, DeviceInfo, DeviceFeatures, u32, u32), VulkanError> {
     // SAFETY: `instance` is valid.
     let physical =
         unsafe { instance.enumerate_physical_devices() }.map_err(vk_err("vkEnumeratePhysicalDevices"))?;
@@ -543,6 +644,9 @@ fn create_device(
         .position(|q| is_compute(q) && !q.queue_flags.contains(vk::QueueFlags::GRAPHICS))
         .or_else(|| families.iter().position(is_compute))
         .ok_or_else(|| VulkanError::NoDevice { why: format!("{}: no compute queue", info.name) })?;
+    // Lanes (module docs) need their queues and one more for the join, else one queue.
+    let wanted = lanes_wanted(options) as u32;
+    let queues = if wanted > 1 { families[family].queue_count.min(wanted + 1) } else { 1 };
     let family =
         u32::try_from(family).map_err(|_| VulkanError::NoDevice { why: "queue family index".into() })?;
 
@@ -563,7 +667,7 @@ fn create_device(
     let mut v13 = vk::PhysicalDeviceVulkan13Features::default()
         .subgroup_size_control(f.subgroup_size_control)
         .compute_full_subgroups(f.compute_full_subgroups);
-    let priorities = [1.0f32];
+    let priorities = vec![1.0f32; queues as usize];
     let queue_info =
         [vk::DeviceQueueCreateInfo::default().queue_family_index(family).queue_priorities(&priorities)];
     let mut create = vk::DeviceCreateInfo::default()
@@ -595,7 +699,7 @@ fn create_device(
     // the call. The device is handed to `DeviceShared`, whose drop destroys it (nothing here
     // fails after this).
     let device = unsafe { instance.create_device(pd, &create, None) }.map_err(vk_err("vkCreateDevice"))?;
-    Ok((pd, device, info.clone(), f, family))
+    Ok((pd, device, info.clone(), f, family, queues))
 }
 
 impl Drop for VulkanContext {
@@ -614,6 +718,16 @@ impl Drop for VulkanContext {
                     std::mem::forget(Arc::clone(&self.shared));
                     return;
                 }
+            }
+        }
+        if let Some(lanes) = &self.lanes {
+            // The timeline reached the last value, yet a lane's queue may still be finishing
+            // that submission (lavapipe's queue threads were seen touching freed objects):
+            // idle every queue before anything is destroyed.
+            for (queue, queue_lock) in lanes.lanes.iter().chain([&lanes.join]) {
+                let _queue = lock(queue_lock);
+                // SAFETY: the queue is externally synchronised by its lock, held here.
+                let _ = unsafe { device.queue_wait_idle(*queue) };
             }
         }
         state.retire(device, u64::MAX);

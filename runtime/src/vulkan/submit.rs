@@ -42,6 +42,10 @@ pub(crate) struct SubmitState {
     pub(crate) pool: vk::CommandPool,
     pub(crate) in_flight: VecDeque<InFlight>,
     pub(crate) last_value: u64,
+    /// With lanes: the last value each lane's semaphore was given (context module docs).
+    pub(crate) lane_values: Vec<u64>,
+    /// With lanes: the lane the next unordered submission goes to.
+    pub(crate) next_lane: usize,
 }
 
 impl SubmitState {
@@ -340,22 +344,62 @@ impl Batch<'_> {
             _ => true,
         };
         let recorded = record(ctx, cmd, descriptor_pool, &self.cmds, &self.barrier_before, leading);
-        let submitted = recorded.and_then(|()| {
-            let cbs = [cmd];
-            let semaphores = [ctx.shared.timeline];
-            let values = [value];
-            let mut timeline = vk::TimelineSemaphoreSubmitInfo::default().signal_semaphore_values(&values);
-            let submit = vk::SubmitInfo::default()
-                .command_buffers(&cbs)
-                .signal_semaphores(&semaphores)
-                .push_next(&mut timeline);
-            let _queue = lock(&ctx.queue_lock);
-            // SAFETY: the queue is externally synchronised by the queue lock held here; `cmd`
-            // is fully recorded; the timeline value is greater than every value signalled
-            // before (values are assigned under the state lock, in submission order); every
-            // resource `cmd` uses is kept alive by the in-flight entry pushed below.
-            unsafe { device.queue_submit(ctx.queue, &[submit], vk::Fence::null()) }
-                .map_err(vk_err("vkQueueSubmit"))
+        let submitted = recorded.and_then(|()| match &ctx.lanes {
+            None => {
+                let _queue = lock(&ctx.queue_lock);
+                // SAFETY: the queue is externally synchronised by the queue lock held here;
+                // `cmd` is fully recorded; the timeline value is greater than every value
+                // signalled before (values are assigned under the state lock, in submission
+                // order); every resource `cmd` uses is kept alive by the in-flight entry
+                // pushed below.
+                unsafe { submit_one(device, ctx.queue, cmd, &[], (ctx.shared.timeline, value)) }
+            }
+            Some(lanes) => {
+                let lane = state.next_lane;
+                state.next_lane = (lane + 1) % state.lane_values.len();
+                let lane_value = state.lane_values[lane] + 1;
+                let sems = &ctx.shared.lane_semaphores;
+                // Ordered work waits for every other lane's last submission (its own lane is
+                // ordered by the leading barrier).
+                let waits: Vec<_> = match leading {
+                    false => Vec::new(),
+                    true => (state.lane_values.iter().enumerate())
+                        .filter(|&(i, &v)| i != lane && v > 0)
+                        .map(|(i, &v)| (sems[i], v))
+                        .collect(),
+                };
+                let (queue, queue_lock) = &lanes.lanes[lane];
+                let on_lane = {
+                    let _queue = lock(queue_lock);
+                    // SAFETY: as above, for the lane's queue (its own lock) and semaphore
+                    // (values increase by one per submission to the lane, under the state
+                    // lock); the waits name values already submitted to other lanes.
+                    unsafe { submit_one(device, *queue, cmd, &waits, (sems[lane], lane_value)) }
+                };
+                on_lane.map(|()| {
+                    state.lane_values[lane] = lane_value;
+                    let joined = {
+                        let _join = lock(&lanes.join.1);
+                        // SAFETY: the join queue is synchronised by its lock; the submission
+                        // has no commands, waits for the lane value just submitted and
+                        // signals the next timeline value, in submission order.
+                        unsafe {
+                            submit_one(
+                                device,
+                                lanes.join.0,
+                                vk::CommandBuffer::null(),
+                                &[(sems[lane], lane_value)],
+                                (ctx.shared.timeline, value),
+                            )
+                        }
+                    };
+                    if joined.is_err() {
+                        // The work is on the GPU: the timeline must still reach `value`. Join
+                        // on the host instead (after the earlier values, in order).
+                        let _ = host_join(ctx, value, (sems[lane], lane_value));
+                    }
+                })
+            }
         });
         if let Err(e) = submitted {
             release(device, state.pool, cmd, descriptor_pool);
@@ -394,6 +438,57 @@ impl Batch<'_> {
         });
         Ok(value)
     }
+}
+
+/// One `vkQueueSubmit` of `cmd` (none when null) that waits for the timeline values `waits`
+/// (all commands wait) and signals `signal`.
+///
+/// # Safety
+/// The caller holds `queue`'s lock; `cmd` (when not null) is fully recorded and kept alive
+/// until `signal` completes; every semaphore is a timeline semaphore of `device`, each wait
+/// value is signalled by work already submitted, and `signal`'s value is greater than every
+/// value signalled to that semaphore before.
+unsafe fn submit_one(
+    device: &ash::Device,
+    queue: vk::Queue,
+    cmd: vk::CommandBuffer,
+    waits: &[(vk::Semaphore, u64)],
+    signal: (vk::Semaphore, u64),
+) -> Result<(), VulkanError> {
+    let cbs = [cmd];
+    let wait_sems: Vec<_> = waits.iter().map(|w| w.0).collect();
+    let wait_values: Vec<_> = waits.iter().map(|w| w.1).collect();
+    let stages = vec![vk::PipelineStageFlags::ALL_COMMANDS; waits.len()];
+    let signal_sems = [signal.0];
+    let signal_values = [signal.1];
+    let mut timeline = vk::TimelineSemaphoreSubmitInfo::default()
+        .wait_semaphore_values(&wait_values)
+        .signal_semaphore_values(&signal_values);
+    let mut submit = vk::SubmitInfo::default()
+        .wait_semaphores(&wait_sems)
+        .wait_dst_stage_mask(&stages)
+        .signal_semaphores(&signal_sems)
+        .push_next(&mut timeline);
+    if cmd != vk::CommandBuffer::null() {
+        submit = submit.command_buffers(&cbs);
+    }
+    // SAFETY: the caller's contract; every pointer in `submit` outlives the call.
+    unsafe { device.queue_submit(queue, &[submit], vk::Fence::null()) }.map_err(vk_err("vkQueueSubmit"))
+}
+
+/// After a failed join submission: waits for the timeline's previous value and for the lane's
+/// value, then signals `value` on the timeline from the host (so it still advances in order).
+fn host_join(ctx: &VulkanContext, value: u64, lane: (vk::Semaphore, u64)) -> Result<(), VulkanError> {
+    let device = &ctx.shared.device;
+    let sems = [ctx.shared.timeline, lane.0];
+    let values = [value - 1, lane.1];
+    let info = vk::SemaphoreWaitInfo::default().semaphores(&sems).values(&values);
+    // SAFETY: both are timeline semaphores of `device`; the values were submitted.
+    unsafe { device.wait_semaphores(&info, u64::MAX) }.map_err(vk_err("vkWaitSemaphores"))?;
+    let signal = vk::SemaphoreSignalInfo::default().semaphore(ctx.shared.timeline).value(value);
+    // SAFETY: `value` is greater than the timeline's current value (it reached `value - 1`,
+    // and nothing else signals `value` or more: its join failed).
+    unsafe { device.signal_semaphore(&signal) }.map_err(vk_err("vkSignalSemaphore"))
 }
 
 /// Global memory barrier between compute/transfer work and `dst_stage` / `dst_access`.
