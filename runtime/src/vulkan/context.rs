@@ -38,10 +38,14 @@ const MAX_LANES: usize = 8;
 pub const DEFAULT_LANES: usize = 1;
 
 /// `options.submission_queues`, else `DSR_VK_QUEUES`, else [`DEFAULT_LANES`]; at most
-/// [`MAX_LANES`].
-fn lanes_wanted(options: &ContextOptions) -> usize {
+/// [`MAX_LANES`]. The flag says whether it was asked for (then lanes share queues where the
+/// family has too few; by default they are made only where each gets its own).
+fn lanes_wanted(options: &ContextOptions) -> (usize, bool) {
     let env = || std::env::var("DSR_VK_QUEUES").ok().and_then(|v| v.trim().parse::<usize>().ok());
-    options.submission_queues.or_else(env).unwrap_or(DEFAULT_LANES).clamp(1, MAX_LANES)
+    match options.submission_queues.or_else(env) {
+        Some(n) => (n.clamp(1, MAX_LANES), true),
+        None => (DEFAULT_LANES, false),
+    }
 }
 
 /// A created context's lanes and join queue (module docs). Lane `i` submits to `lanes[i]`
@@ -111,8 +115,9 @@ pub struct ContextOptions {
     /// preferred one ([`super::pick_device`]).
     pub device_index: Option<usize>,
     /// Queues to submit to (lanes, module docs; 1..=8); `None`: `DSR_VK_QUEUES`, else
-    /// [`DEFAULT_LANES`]. Where the family has fewer queues than lanes + 1, lanes share them
-    /// (the semaphores work the same; only the overlap is lost).
+    /// [`DEFAULT_LANES`] (made only where the family has a queue for each lane and the join).
+    /// Where the family has fewer queues than lanes + 1, lanes asked for share them (the
+    /// semaphores work the same; only the overlap is lost).
     pub submission_queues: Option<usize>,
 }
 
@@ -268,8 +273,8 @@ impl VulkanContext {
                 let lock = Arc::new(Mutex::new(()));
                 let host_import = info.ext_external_memory_host;
                 let mut ctx = Self::finish(shared, pd, info, features, family, 0, lock)?;
-                let lanes = lanes_wanted(options);
-                if lanes > 1 {
+                let (lanes, asked) = lanes_wanted(options);
+                if lanes > 1 && (asked || queues as usize > lanes) {
                     ctx.add_lanes(lanes, queues)?;
                 }
                 if host_import {
@@ -645,7 +650,7 @@ fn create_device(
         .or_else(|| families.iter().position(is_compute))
         .ok_or_else(|| VulkanError::NoDevice { why: format!("{}: no compute queue", info.name) })?;
     // Lanes (module docs) need their queues and one more for the join, else one queue.
-    let wanted = lanes_wanted(options) as u32;
+    let wanted = lanes_wanted(options).0 as u32;
     let queues = if wanted > 1 { families[family].queue_count.min(wanted + 1) } else { 1 };
     let family =
         u32::try_from(family).map_err(|_| VulkanError::NoDevice { why: "queue family index".into() })?;
