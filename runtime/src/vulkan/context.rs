@@ -259,7 +259,8 @@ impl VulkanContext {
     pub fn new(options: &ContextOptions) -> Result<Self, VulkanError> {
         let entry = probe::load_entry()?;
         let instance = probe::create_instance(&entry)?;
-        match create_device(&instance, options) {
+        let (lanes, asked) = lanes_wanted(options);
+        match create_device(&instance, options, lanes) {
             Ok((pd, device, info, features, family, queues)) => {
                 let shared = DeviceShared {
                     _entry: entry,
@@ -273,7 +274,6 @@ impl VulkanContext {
                 let lock = Arc::new(Mutex::new(()));
                 let host_import = info.ext_external_memory_host;
                 let mut ctx = Self::finish(shared, pd, info, features, family, 0, lock)?;
-                let (lanes, asked) = lanes_wanted(options);
                 if lanes > 1 && (asked || queues as usize > lanes) {
                     ctx.add_lanes(lanes, queues)?;
                 }
@@ -400,13 +400,8 @@ impl VulkanContext {
         })?;
         *lock(&shared.allocator) = Some(allocator);
 
-        let mut timeline_info = vk::SemaphoreTypeCreateInfo::default()
-            .semaphore_type(vk::SemaphoreType::TIMELINE)
-            .initial_value(0);
-        let create = vk::SemaphoreCreateInfo::default().push_next(&mut timeline_info);
-        // SAFETY: `device` is valid with timeline semaphores enabled; destroyed by `DeviceShared`.
-        shared.timeline =
-            unsafe { shared.device.create_semaphore(&create, None) }.map_err(vk_err("vkCreateSemaphore"))?;
+        // Destroyed by `DeviceShared`.
+        shared.timeline = create_timeline(&shared.device)?;
 
         // SAFETY: the queue exists (created by `create_device`, or checked by `adopt`).
         let queue = unsafe { shared.device.get_device_queue(queue_family_index, queue_index) };
@@ -484,19 +479,14 @@ impl VulkanContext {
         let device = &self.shared.device;
         let mut semaphores = Vec::with_capacity(lanes);
         for _ in 0..lanes {
-            let mut timeline_info = vk::SemaphoreTypeCreateInfo::default()
-                .semaphore_type(vk::SemaphoreType::TIMELINE)
-                .initial_value(0);
-            let create = vk::SemaphoreCreateInfo::default().push_next(&mut timeline_info);
-            // SAFETY: valid device with timeline semaphores enabled.
-            match unsafe { device.create_semaphore(&create, None) } {
+            match create_timeline(device) {
                 Ok(s) => semaphores.push(s),
-                Err(result) => {
+                Err(e) => {
                     for s in semaphores {
                         // SAFETY: created just above, never used.
                         unsafe { device.destroy_semaphore(s, None) };
                     }
-                    return Err(VulkanError::Vk { call: "vkCreateSemaphore", result });
+                    return Err(e);
                 }
             }
         }
@@ -603,10 +593,22 @@ impl VulkanContext {
     }
 }
 
-/// Chooses the physical device and creates the logical device with one compute queue.
+/// A timeline semaphore at 0 on `device` (which has timeline semaphores enabled: required of
+/// every context); the caller destroys it.
+fn create_timeline(device: &ash::Device) -> Result<vk::Semaphore, VulkanError> {
+    let mut timeline_info =
+        vk::SemaphoreTypeCreateInfo::default().semaphore_type(vk::SemaphoreType::TIMELINE).initial_value(0);
+    let create = vk::SemaphoreCreateInfo::default().push_next(&mut timeline_info);
+    // SAFETY: `device` is valid with timeline semaphores enabled; `create` outlives the call.
+    unsafe { device.create_semaphore(&create, None) }.map_err(vk_err("vkCreateSemaphore"))
+}
+
+/// Chooses the physical device and creates the logical device with its compute queues (one,
+/// or up to `lanes` + 1 as the family allows, where more than one lane is wanted).
 fn create_device(
     instance: &ash::Instance,
     options: &ContextOptions,
+    lanes: usize,
 ) -> Result<(vk::PhysicalDevice, ash::Device, DeviceInfo, DeviceFeatures, u32, u32), VulkanError> {
     // SAFETY: `instance` is valid.
     let physical =
@@ -650,8 +652,7 @@ fn create_device(
         .or_else(|| families.iter().position(is_compute))
         .ok_or_else(|| VulkanError::NoDevice { why: format!("{}: no compute queue", info.name) })?;
     // Lanes (module docs) need their queues and one more for the join, else one queue.
-    let wanted = lanes_wanted(options).0 as u32;
-    let queues = if wanted > 1 { families[family].queue_count.min(wanted + 1) } else { 1 };
+    let queues = if lanes > 1 { families[family].queue_count.min(lanes as u32 + 1) } else { 1 };
     let family =
         u32::try_from(family).map_err(|_| VulkanError::NoDevice { why: "queue family index".into() })?;
 

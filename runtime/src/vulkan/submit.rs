@@ -395,7 +395,9 @@ impl Batch<'_> {
                     };
                     if joined.is_err() {
                         // The work is on the GPU: the timeline must still reach `value`. Join
-                        // on the host instead (after the earlier values, in order).
+                        // on the host instead (after the earlier values, in order). Its own
+                        // failure (a lost or exhausted device) is not returned: an error here
+                        // would free `cmd` while it runs.
                         let _ = host_join(ctx, value, (sems[lane], lane_value));
                     }
                 })
