@@ -95,6 +95,39 @@ fn generated_pages_at_every_level_decode_on_the_gpu_as_on_the_cpu() {
     assert_eq!(kinds.get("ok"), Some(&pages.len()), "every generated page is valid");
 }
 
+/// The split bench (`dsr bench decode --submissions`) decodes a job as several submissions
+/// declared independent of each other; every page must come out as in one dispatch (errors
+/// too), and a split cut for a job of another tile count is refused rather than decoding part
+/// of the job (the 45b93f0 review found `submit_decode_split` did not check it).
+#[test]
+fn split_submissions_decode_every_page_as_the_cpu_and_refuse_another_jobs_split() {
+    let Some(ctx) = context("split") else { return };
+    let mut pages = pages::generated_pages(0x5eed_0005, 300);
+    pages.extend(pages::corrupted_pages(0x5eed_0006, 100));
+    let kernel = ds_runtime::vulkan::dsr_kernels::GDEFLATE_DECODE.name;
+    for parts in [2, 7] {
+        let outcomes = pages::decode_pages_guarded(&pages, |jobs, dst_init| {
+            let job = ctx.prepare_decode(jobs, dst_init).expect("prepare_decode");
+            let split = ctx.prepare_decode_split(&job, parts).expect("prepare_decode_split");
+            assert!(split.submissions() > 1, "{parts} parts of {} pages gave one submission", jobs.len());
+            let value = ctx.submit_decode_split(&job, &split, kernel).expect("submit_decode_split");
+            ctx.wait(value, Duration::MAX).expect("wait");
+
+            // A split of a job one page shorter fits this job's buffers: only the tile-count
+            // check stops it from leaving the last page undecoded.
+            let short = ctx.prepare_decode(&jobs[..jobs.len() - 1], dst_init).expect("prepare_decode");
+            let short_split = ctx.prepare_decode_split(&short, parts).expect("prepare_decode_split");
+            let refused = ctx.submit_decode_split(&job, &short_split, kernel);
+            assert!(
+                matches!(&refused, Err(ds_runtime::vulkan::VulkanError::InvalidArgument(m)) if m.contains("split cut for")),
+                "{refused:?}"
+            );
+            ctx.decode_results(&job).expect("decode_results")
+        });
+        pages::assert_matches_cpu(&format!("split into {parts}"), &pages, &outcomes);
+    }
+}
+
 #[test]
 fn reference_encoder_pages_decode_on_the_gpu_as_on_the_cpu() {
     let Some(ctx) = context("reference") else { return };

@@ -365,6 +365,8 @@ pub struct DecodeSplit {
     stride: u64,
     /// `(first tile, tile count)` of each submission.
     ranges: Vec<(u32, u32)>,
+    /// Tile count of the job the split was cut for: a split covers exactly one job's tiles.
+    tile_count: u32,
 }
 
 impl std::fmt::Debug for DecodeSplit {
@@ -408,7 +410,7 @@ impl VulkanContext {
         for (i, &(_, count)) in ranges.iter().enumerate() {
             params.write(i as u64 * stride, bytemuck::bytes_of(&DecodeParams { tile_count: count }))?;
         }
-        Ok(DecodeSplit { params, stride, ranges })
+        Ok(DecodeSplit { params, stride, ranges, tile_count: n })
     }
 
     /// Decodes `job` with the kernel named `kernel` as `split`'s submissions, back to back,
@@ -422,6 +424,13 @@ impl VulkanContext {
         split: &DecodeSplit,
         kernel: &str,
     ) -> Result<u64, VulkanError> {
+        // A split cut for another job would decode only part of this one, or index past it.
+        if split.tile_count != job.tile_count {
+            return Err(VulkanError::InvalidArgument(format!(
+                "a split cut for {} tiles used on a job of {} tiles",
+                split.tile_count, job.tile_count
+            )));
+        }
         let mut values = Vec::with_capacity(split.ranges.len());
         for (i, &(first, count)) in split.ranges.iter().enumerate() {
             let tile = size_of::<TileDesc>() as u64;
