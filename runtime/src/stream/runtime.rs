@@ -17,7 +17,7 @@
 //! page decoder); Vulkan destinations get one command — a copy or a decode dispatch that
 //! reads straight from the chunk (the ring is host memory imported into Vulkan, or Vulkan
 //! memory) — in a batch shared with the other GPU pieces ready at the same time (submitted
-//! while fewer than `MAX_GPU_BATCHES` run, no barriers between independent pieces), and the
+//! while fewer than one per lane of the context run, no barriers between independent pieces), and the
 //! GPU completion thread waits for its timeline value and checks the page statuses.
 //! Memory sources skip the read: host destinations are processed from the caller's bytes,
 //! GPU ones are first copied into a chunk. Image destinations go through a scratch buffer the size of the
@@ -56,19 +56,21 @@ const MAX_TILES_PER_PIECE: u32 = 4096;
 /// Most tiles one piece decodes on the CPU (one worker, under the destination's lock): small
 /// enough to spread a request over the workers.
 const MAX_CPU_TILES_PER_PIECE: u32 = 256;
-/// Most batches of the pipeline on the GPU at once. Pieces ready while that many run wait and
-/// are submitted together, as one batch, when one retires: batches grow with the load (one
-/// dispatch of a few hundred tiles cannot fill a large GPU, and each batch's leading barrier
-/// orders it after the previous one), and the second batch in flight hides the gap between
-/// one batch's end and the next submission.
+/// Batches of the pipeline on the GPU at once, per lane of the Vulkan context
+/// ([`VulkanContext::submission_queues`]). Pieces ready while that many run wait and are
+/// submitted together, as one batch, when one retires: batches grow with the load (one
+/// dispatch of a few hundred tiles cannot fill a large GPU). On one queue a second batch in
+/// flight cannot start before the first is idle (each command buffer ends with a barrier to
+/// the host), so it only adds a boundary: one batch per lane was measured best on the H100
+/// (docs/streaming.md, twelfth session).
 #[cfg(feature = "vulkan")]
-const MAX_GPU_BATCHES: usize = 2;
+const GPU_BATCHES_PER_LANE: usize = 1;
 
-/// `MAX_GPU_BATCHES`, or `DSR_GPU_BATCHES` (1..=16) for tuning experiments.
+/// `GPU_BATCHES_PER_LANE` per lane of a context with `lanes` lanes, or `DSR_GPU_BATCHES`
+/// (1..=16) for tuning experiments.
 #[cfg(feature = "vulkan")]
-fn max_gpu_batches() -> usize {
-    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *N.get_or_init(|| env_usize("DSR_GPU_BATCHES").map_or(MAX_GPU_BATCHES, |n| n.clamp(1, 16)))
+fn max_gpu_batches(lanes: usize) -> usize {
+    env_usize("DSR_GPU_BATCHES").map_or(lanes.max(1) * GPU_BATCHES_PER_LANE, |n| n.clamp(1, 16))
 }
 /// Slack per chunk for O_DIRECT alignment of both ends of a read.
 const DIO_SLACK: usize = 8192;
@@ -314,6 +316,8 @@ impl Runtime {
             workers.push(spawn(format!("dsr-cpu-{i}"), move || cpu_worker(&rx, &tx))?);
         }
         #[cfg(feature = "vulkan")]
+        let gpu_batch_limit = max_gpu_batches(gpu.as_ref().map_or(1, |g| g.ctx.submission_queues()));
+        #[cfg(feature = "vulkan")]
         let gpu_side = match &gpu {
             Some(g) => {
                 let (gtx, grx) = mpsc::channel::<(u64, Piece)>();
@@ -349,7 +353,9 @@ impl Runtime {
             #[cfg(feature = "vulkan")]
             recorded: Vec::with_capacity(chunks as usize + 1),
             #[cfg(feature = "vulkan")]
-            gpu_batches: std::collections::VecDeque::with_capacity(MAX_GPU_BATCHES + 1),
+            gpu_batches: std::collections::VecDeque::with_capacity(gpu_batch_limit + 1),
+            #[cfg(feature = "vulkan")]
+            gpu_batch_limit,
             in_flight: 0,
             cpu_in_flight: 0,
             max_cpu_in_flight: 2 * threads + 2,
@@ -415,7 +421,7 @@ fn geometry(config: &RuntimeConfig, vulkan: bool) -> (usize, u32) {
         n => n,
     };
     // Vulkan: 64 chunks, so that many pieces can be read while the GPU decodes and be
-    // submitted together (`MAX_GPU_BATCHES`); a chunk holds one typical tile stream whole.
+    // submitted together (`max_gpu_batches`); a chunk holds one typical tile stream whole.
     let chunk = pick(config.chunk_bytes, "DSR_CHUNK_BYTES", 4 << 20, 8 << 20);
     let staging = pick(config.staging_bytes, "DSR_STAGING_BYTES", 64 << 20, 512 << 20);
     let chunk = chunk.max(MIN_CHUNK).next_multiple_of(64 << 10);
@@ -538,6 +544,9 @@ struct Scheduler {
     /// Timeline values of the pipeline's batches that may still be running, oldest first.
     #[cfg(feature = "vulkan")]
     gpu_batches: std::collections::VecDeque<u64>,
+    /// Most of `gpu_batches` at once ([`max_gpu_batches`]).
+    #[cfg(feature = "vulkan")]
+    gpu_batch_limit: usize,
     in_flight: usize,
     cpu_in_flight: usize,
     max_cpu_in_flight: usize,
@@ -1109,7 +1118,7 @@ impl Scheduler {
         self.pending_gpu.push(p);
     }
 
-    /// Submits every pending GPU piece as one batch, unless `MAX_GPU_BATCHES` of the
+    /// Submits every pending GPU piece as one batch, unless `gpu_batch_limit` of the
     /// pipeline's batches are still running: then the pieces wait (and more join them) until
     /// one retires — the GPU waiter's event for it wakes the scheduler, which calls this
     /// again. Returns whether a piece finished here (a failure or a cancellation), so the
@@ -1134,7 +1143,7 @@ impl Scheduler {
                 // Submitting will report the device's error for each piece.
                 Err(_) => self.gpu_batches.clear(),
             }
-            if self.gpu_batches.len() >= max_gpu_batches() {
+            if self.gpu_batches.len() >= self.gpu_batch_limit {
                 trace::record(
                     TraceEvent::BatchDeferred,
                     self.pending_gpu.len() as u64,

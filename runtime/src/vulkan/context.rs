@@ -13,8 +13,9 @@
 //! **Lanes.** A created context may submit to several queues of its family (`DSR_VK_QUEUES`,
 //! default [`DEFAULT_LANES`]): a submission that needs no ordering against the unfinished
 //! ones (`Batch::ordered_only_after`) goes to the next lane, so it can run beside them —
-//! within one queue, the barrier that ends every command buffer (host visibility) keeps the
-//! next submission from starting until the previous one is idle. Each lane signals a timeline
+//! within one queue, submissions declared independent did not overlap on the H100, even with
+//! the host-visibility barrier that ends every command buffer left out (docs/streaming.md,
+//! twelfth session); on four queues they did. Each lane signals a timeline
 //! semaphore of its own; a command-less submission on a separate *join* queue waits for it and
 //! signals the context's timeline with the submission's value, so that timeline still
 //! advances in submission order (signal operation order on one queue) and means what it
@@ -34,18 +35,30 @@ use std::time::Duration;
 
 /// Most queues a created context submits to ([`lanes_wanted`]).
 const MAX_LANES: usize = 8;
-/// Queues a created context submits its work to unless `DSR_VK_QUEUES` says otherwise.
-pub const DEFAULT_LANES: usize = 1;
+/// Queues a created context submits its work to unless `DSR_VK_QUEUES` says otherwise (fewer
+/// where its family has fewer than `DEFAULT_LANES + 1` queues: one lane where it has one or
+/// two). Four lanes, with one pipeline batch in flight on each, measured best end to end on
+/// the H100 (1.15x one lane with two batches, the earlier default; docs/streaming.md, twelfth
+/// session).
+pub const DEFAULT_LANES: usize = 4;
 
 /// `options.submission_queues`, else `DSR_VK_QUEUES`, else [`DEFAULT_LANES`]; at most
 /// [`MAX_LANES`]. The flag says whether it was asked for (then lanes share queues where the
-/// family has too few; by default they are made only where each gets its own).
+/// family has too few; by default there are no more than the family has queues besides the
+/// join's).
 fn lanes_wanted(options: &ContextOptions) -> (usize, bool) {
     let env = || std::env::var("DSR_VK_QUEUES").ok().and_then(|v| v.trim().parse::<usize>().ok());
     match options.submission_queues.or_else(env) {
         Some(n) => (n.clamp(1, MAX_LANES), true),
         None => (DEFAULT_LANES, false),
     }
+}
+
+/// Lanes a created context makes when `lanes` are wanted (`asked` for, or the default) and
+/// its family has `queues` queues: asked-for lanes as asked (sharing queues where too few),
+/// by default no more than the queues besides the join's.
+fn lanes_made(lanes: usize, asked: bool, queues: u32) -> usize {
+    if asked { lanes } else { lanes.min((queues as usize).saturating_sub(1)).max(1) }
 }
 
 /// A created context's lanes and join queue (module docs). Lane `i` submits to `lanes[i]`
@@ -115,7 +128,8 @@ pub struct ContextOptions {
     /// preferred one ([`super::pick_device`]).
     pub device_index: Option<usize>,
     /// Queues to submit to (lanes, module docs; 1..=8); `None`: `DSR_VK_QUEUES`, else
-    /// [`DEFAULT_LANES`] (made only where the family has a queue for each lane and the join).
+    /// [`DEFAULT_LANES`] (at most one fewer than the family has queues: each lane and the join
+    /// get their own).
     /// Where the family has fewer queues than lanes + 1, lanes asked for share them (the
     /// semaphores work the same; only the overlap is lost).
     pub submission_queues: Option<usize>,
@@ -274,7 +288,8 @@ impl VulkanContext {
                 let lock = Arc::new(Mutex::new(()));
                 let host_import = info.ext_external_memory_host;
                 let mut ctx = Self::finish(shared, pd, info, features, family, 0, lock)?;
-                if lanes > 1 && (asked || queues as usize > lanes) {
+                let lanes = lanes_made(lanes, asked, queues);
+                if lanes > 1 {
                     ctx.add_lanes(lanes, queues)?;
                 }
                 if host_import {
@@ -744,5 +759,20 @@ impl Drop for VulkanContext {
         }
         // SAFETY: no pipeline creation is in progress (`&mut self`); null is allowed.
         unsafe { device.destroy_pipeline_cache(self.pipeline_cache, None) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DEFAULT_LANES, lanes_made};
+
+    #[test]
+    fn default_lanes_leave_the_join_a_queue_and_asked_lanes_are_kept() {
+        assert_eq!(lanes_made(DEFAULT_LANES, false, 16), DEFAULT_LANES);
+        assert_eq!(lanes_made(DEFAULT_LANES, false, 3), 2);
+        // lavapipe's one queue, and a family of two: one lane, no join queue of its own.
+        assert_eq!(lanes_made(DEFAULT_LANES, false, 1), 1);
+        assert_eq!(lanes_made(DEFAULT_LANES, false, 2), 1);
+        assert_eq!(lanes_made(3, true, 1), 3);
     }
 }
