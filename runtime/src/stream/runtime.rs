@@ -59,10 +59,9 @@ const MAX_CPU_TILES_PER_PIECE: u32 = 256;
 /// Batches of the pipeline on the GPU at once, per lane of the Vulkan context
 /// ([`VulkanContext::submission_queues`]). Pieces ready while that many run wait and are
 /// submitted together, as one batch, when one retires: batches grow with the load (one
-/// dispatch of a few hundred tiles cannot fill a large GPU). On one queue a second batch in
-/// flight cannot start before the first is idle (each command buffer ends with a barrier to
-/// the host), so it only adds a boundary: one batch per lane was measured best on the H100
-/// (docs/streaming.md, twelfth session).
+/// dispatch of a few hundred tiles cannot fill a large GPU). Independent submissions on one
+/// queue did not overlap on the H100, so a second batch per lane only adds a boundary: one
+/// batch per lane was measured best (docs/streaming.md, twelfth session).
 #[cfg(feature = "vulkan")]
 const GPU_BATCHES_PER_LANE: usize = 1;
 
